@@ -1,0 +1,106 @@
+"""The Python API; the CLI is a thin shell over these functions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ToolkitError
+from .recipe import Recipe, load_recipe
+from .rundir import prepare_run_dir, read_run_recipe, write_run_recipe
+
+
+@dataclass
+class RunResult:
+    """What `run` returns: the run folder and its metrics (metrics.json content)."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+
+
+def _launched_by_accelerate() -> bool:
+    return "LOCAL_RANK" in os.environ or "ACCELERATE_LAUNCHED" in os.environ or "WORLD_SIZE" in os.environ
+
+
+def _relaunch(recipe: Recipe, config: str, resume: bool) -> RunResult:
+    """Run this recipe under `accelerate launch --config_file config` in child processes."""
+    from .paths import bundled_dir
+
+    config_path = Path(config)
+    if not config_path.is_file():
+        config_path = bundled_dir("accelerate_configs") / Path(config).name
+    if not config_path.is_file():
+        raise ToolkitError(f"launch.accelerate_config: no such file '{config}' (see accelerate_configs/).")
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as handle:
+        handle.write(recipe.to_yaml())
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_path),
+               "-m", "toolkit", "run", handle.name, "launch.accelerate_config=null"]
+    if resume:
+        command.append("--resume")
+    env = {**os.environ, "ACCELERATE_LAUNCHED": "1"}
+    try:
+        completed = subprocess.run(command, env=env)
+    finally:
+        os.unlink(handle.name)
+    if completed.returncode != 0:
+        raise ToolkitError(f"The launched run exited with code {completed.returncode} (see its output above).")
+    from .reporting.metrics import read_metrics
+
+    return RunResult(Path(recipe.output.dir), read_metrics(Path(recipe.output.dir)))
+
+
+def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume: bool = False,
+        callbacks=()) -> RunResult:
+    """Train (and evaluate) what a recipe says; returns the run folder and its metrics.
+
+    ``recipe`` is a path, a bundled recipe name (``gpt2/tiny_pretrain``) or a Recipe;
+    ``overrides`` are dotted ``key=value`` strings. ``resume`` continues from the latest
+    checkpoint in the recipe's output folder.
+    """
+    from .tasks import TASKS
+
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, overrides)
+    elif overrides:
+        raise ToolkitError("Overrides apply to recipe files; edit the Recipe object instead.")
+    if recipe.launch.accelerate_config and not _launched_by_accelerate():
+        return _relaunch(recipe, recipe.launch.accelerate_config, resume)
+    run_dir = prepare_run_dir(recipe, resume)
+    if not resume:
+        write_run_recipe(run_dir, recipe)
+    outcome = TASKS[recipe.task].run(recipe, run_dir, resume=resume, callbacks=callbacks)
+    if recipe.hub.push and outcome.metrics:
+        from .hub import push_run
+
+        push_run(run_dir, recipe.hub.repo_id, private=recipe.hub.private)
+    return RunResult(outcome.run_dir, outcome.metrics)
+
+
+def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
+             max_batches: int | None = None) -> dict[str, float]:
+    """Re-evaluate a run folder on a card's split; appends to its metrics and model card."""
+    from .tasks import TASKS
+
+    recipe = read_run_recipe(run_dir)
+    return TASKS[recipe.task].evaluate(Path(run_dir), recipe, split, card, max_batches)
+
+
+def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, **settings) -> list[str]:
+    """Continue prompts with a causal LM folder; settings as in the recipe's eval.generation."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .generation import generate_text
+    from .recipe import GenerationSection
+
+    path = str(run_dir)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise ToolkitError(f"Could not load a text-generation model from '{run_dir}': {exc}") from None
+    return generate_text(model, tokenizer, prompts, GenerationSection(**settings), seed=seed)

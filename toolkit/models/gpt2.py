@@ -1,0 +1,38 @@
+"""GPT-2, trained from scratch (transformers' GPT2LMHeadModel with SDPA attention)."""
+
+from __future__ import annotations
+
+from transformers import AutoModelForCausalLM, GPT2Config
+
+from .base import ModelFamily
+
+# Named sizes. tiny trains on a laptop CPU in minutes; small is the 124M model of the GPT-2 paper.
+SIZES = {
+    "tiny": dict(n_layer=4, n_head=4, n_embd=256, n_positions=512),
+    "small": dict(n_layer=12, n_head=12, n_embd=768, n_positions=1024),
+}
+
+SPECIAL_TOKENS = {
+    "bos_token": "<|endoftext|>",
+    "eos_token": "<|endoftext|>",
+    "pad_token": "[PAD]",
+    "unk_token": "[UNK]",
+}
+
+
+def build(config: GPT2Config):
+    """A randomly initialised GPT-2 language model using PyTorch's fused SDPA attention."""
+    return AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+
+
+FAMILY = ModelFamily(
+    name="gpt2",
+    tasks=("causal_lm",),
+    config_class=GPT2Config,
+    sizes=SIZES,
+    default_size="tiny",
+    special_tokens=SPECIAL_TOKENS,
+    build=build,
+    positions_key="n_positions",
+    fixed_config_keys=("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id"),
+)

@@ -1,0 +1,268 @@
+"""The recipe: one YAML file that says everything about a run, validated before any work starts.
+
+One schema section per concern (task, data, tokenizer, model, train, eval, launch, output, hub).
+Unknown keys are errors with a did-you-mean hint; cross-field checks (does this model family do
+this task? are these real config fields of the family?) run at load time, so a typo fails in a
+second instead of after the corpus was tokenized.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import RecipeError, did_you_mean
+from .paths import bundled_dir
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DataSection(_Section):
+    card: str = Field(description="A card name from data_cards/ or a path to a card YAML file.")
+    block_size: int = Field(128, ge=8, description="Tokens per training example (packed blocks).")
+    max_rows: int | None = Field(
+        None, ge=1, description="Read at most this many rows of the source (quick experiments)."
+    )
+
+
+class TokenizerSection(_Section):
+    kind: Literal["char", "byte_bpe"] = "char"
+    vocab_size: int | None = Field(
+        None, ge=16, description="char: keep the most frequent; byte_bpe: target size (8000)."
+    )
+    min_frequency: int = Field(1, ge=1)
+    from_: str | None = Field(
+        None, alias="from", description="Load a trained tokenizer from this folder instead."
+    )
+    pad_to_multiple_of: int = Field(64, ge=1, description="Pad the vocabulary for fast matmuls.")
+
+
+class ModelSection(_Section):
+    family: str
+    size: str | None = Field(None, description="A named size of the family (tiny, small ...).")
+    config: dict[str, Any] = Field(default_factory=dict, description="Config fields to override.")
+
+
+class OptimizerSection(_Section):
+    name: Literal["adamw"] = "adamw"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = Field(1e-8, gt=0)
+
+
+class ScheduleSection(_Section):
+    name: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    warmup_steps: int = Field(0, ge=0)
+
+
+class TrainSection(_Section):
+    batch_size: int = Field(32, ge=1, description="Examples per device per micro-batch.")
+    grad_accum: int = Field(1, ge=1)
+    max_steps: int = Field(1000, ge=1, description="Optimizer steps.")
+    optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
+    max_grad_norm: float | None = Field(1.0, gt=0)
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 where the CPU/GPU computes it natively, else no."
+    )
+    eval_every: int = Field(200, ge=1)
+    save_every: int = Field(500, ge=1)
+    keep_checkpoints: int = Field(2, ge=1)
+    log_every: int = Field(10, ge=1)
+    num_workers: int = Field(0, ge=0)
+
+
+class GenerationSection(_Section):
+    max_new_tokens: int = Field(50, ge=1)
+    do_sample: bool = True
+    top_k: int = Field(50, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    temperature: float = Field(1.0, gt=0)
+    repetition_penalty: float = Field(1.0, gt=0)
+
+
+class EvalSection(_Section):
+    split: str = "validation"
+    max_batches: int | None = Field(50, ge=1, description="Cap on evaluation batches (None: all).")
+    batch_size: int | None = Field(None, ge=1, description="Defaults to train.batch_size.")
+    metrics: list[str] = Field(default_factory=lambda: ["perplexity"])
+    samples: list[str] = Field(default_factory=list, description="Prompts generated at each eval.")
+    generation: GenerationSection = Field(default_factory=GenerationSection)
+
+
+class LaunchSection(_Section):
+    accelerate_config: str | None = Field(
+        None, description="accelerate_configs/<x>.yaml: `toolkit run` relaunches itself with it."
+    )
+
+
+class OutputSection(_Section):
+    dir: str
+    overwrite: bool = False
+
+
+class HubSection(_Section):
+    push: bool = False
+    repo_id: str | None = None
+    private: bool = True
+    license: str = "apache-2.0"
+
+
+class Recipe(_Section):
+    task: str
+    description: str = ""
+    seed: int = 42
+    data: DataSection
+    tokenizer: TokenizerSection = Field(default_factory=TokenizerSection)
+    model: ModelSection
+    train: TrainSection = Field(default_factory=TrainSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
+    launch: LaunchSection = Field(default_factory=LaunchSection)
+    output: OutputSection
+    hub: HubSection = Field(default_factory=HubSection)
+
+    @model_validator(mode="after")
+    def _check_task_and_family(self) -> Recipe:
+        # Imported here: the registries import torch/transformers, the schema itself does not.
+        from .models import FAMILIES
+        from .tasks import TASKS
+
+        if self.task not in TASKS:
+            raise ValueError(
+                f"task: unknown task '{self.task}'{did_you_mean(self.task, TASKS)}; "
+                f"allowed: {', '.join(sorted(TASKS))}"
+            )
+        family = FAMILIES.get(self.model.family)
+        if family is None:
+            raise ValueError(
+                f"model.family: unknown family '{self.model.family}'"
+                f"{did_you_mean(self.model.family, FAMILIES)}; allowed: {', '.join(sorted(FAMILIES))}"
+            )
+        if self.task not in family.tasks:
+            able = sorted(name for name, fam in FAMILIES.items() if self.task in fam.tasks)
+            raise ValueError(
+                f"model.family '{family.name}' cannot do task '{self.task}': it does "
+                f"{', '.join(family.tasks)}; families for '{self.task}': {', '.join(able) or 'none yet'}"
+            )
+        family.check_config(self.model.size, self.model.config, self.data.block_size)
+        if self.hub.push and not self.hub.repo_id:
+            raise ValueError("hub.push is true but hub.repo_id is not set (e.g. user/my-model)")
+        return self
+
+    def to_yaml(self) -> str:
+        """The resolved recipe as YAML; loading it again gives the same recipe."""
+        data = self.model_dump(mode="json", by_alias=True)
+        return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def find_recipe(name_or_path: str | Path) -> Path:
+    """A recipe path as given, or a bundled one (``gpt2/tiny_pretrain`` or with .yaml)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    recipes = bundled_dir("recipes")
+    for candidate in (recipes / path, recipes / f"{path}.yaml"):
+        if candidate.is_file():
+            return candidate
+    known = [str(p.relative_to(recipes).with_suffix("")) for p in sorted(recipes.rglob("*.yaml"))]
+    raise RecipeError(
+        f"Recipe '{name_or_path}' not found: no such file, and no bundled recipe of that name"
+        f"{did_you_mean(str(name_or_path).removesuffix('.yaml'), known)}. "
+        f"Bundled recipes: {', '.join(known)} (see `toolkit recipes`)."
+    )
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``train.max_steps=200`` -> (['train', 'max_steps'], 200); values are parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise RecipeError(
+            f"Override '{text}' is not of the form dotted.key=value (e.g. train.max_steps=200)."
+        )
+    try:
+        value = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Set each dotted ``key=value`` in a plain recipe dict (in place) and return it."""
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = data
+        for depth, key in enumerate(keys[:-1]):
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                where = ".".join(keys[: depth + 1])
+                raise RecipeError(f"Override '{text}': '{where}' is a value, not a section.")
+            node = child
+        node[keys[-1]] = value
+    return data
+
+
+def recipe_from_dict(data: Any, source: str = "<recipe>") -> Recipe:
+    """Validate a plain dict as a recipe, turning pydantic's errors into one readable paragraph."""
+    if not isinstance(data, dict):
+        raise RecipeError(f"Recipe {source}: expected a YAML mapping at the top, got {type(data).__name__}.")
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(err) for err in exc.errors()]
+        raise RecipeError(f"Recipe {source} is not valid: " + "; ".join(problems) + ".") from None
+
+
+def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, override and validate a recipe file (path or bundled name)."""
+    path = find_recipe(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RecipeError(f"Recipe {path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"Recipe {path} is not UTF-8 text (byte {exc.start}).") from None
+    data = apply_overrides(data or {}, list(overrides or []))
+    return recipe_from_dict(data, source=str(path))
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Field names allowed at an error location, walking the schema classes."""
+    model: type[BaseModel] | None = Recipe
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if model else None
+        if field is None:
+            field = next((f for f in (model.model_fields.values() if model else []) if f.alias == part), None)
+        annotation = field.annotation if field else None
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if model is None:
+            return []
+    return [f.alias or name for name, f in model.model_fields.items()] if model else []
+
+
+def _describe(err: dict) -> str:
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc)
+        hint = did_you_mean(str(loc[-1]), allowed)
+        return f"unknown key '{key}'{hint}; allowed here: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"missing required key '{key}'"
+    if kind == "value_error":
+        return str(err.get("ctx", {}).get("error", err["msg"]))
+    got = err.get("input")
+    shown = repr(got) if not isinstance(got, dict) else "a mapping"
+    return f"'{key}': {err['msg'].lower()} (got {shown})" if key else err["msg"]

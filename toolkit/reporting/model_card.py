@@ -1,0 +1,139 @@
+"""The README.md model card of a run folder: Hub metadata, then what the model is and how it was made.
+
+Metadata goes through huggingface_hub's ModelCardData (model-index from EvalResult), so the Hub
+parses it and shows the evaluation table. No secret ever reaches it: it is built only from the
+recipe, the data card and the metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from ..data.card import DataCard
+from ..recipe import Recipe
+from ..rundir import LOSS_PLOT
+
+# How each metric reads in the model-index (task type for the Hub's widgets).
+TASK_TYPES = {"text-generation": "Causal language modeling"}
+
+
+def _dataset_id(card: DataCard) -> str:
+    return card.hub_id or card.name
+
+
+def card_data(recipe: Recipe, data_card: DataCard, pipeline_tag: str, evaluations: list[dict[str, Any]]) -> ModelCardData:
+    results = [
+        EvalResult(
+            task_type=pipeline_tag,
+            task_name=TASK_TYPES.get(pipeline_tag, pipeline_tag),
+            dataset_type=_dataset_id(data_card),
+            dataset_name=data_card.name,
+            dataset_split=evaluation["split"],
+            metric_type=name,
+            metric_name=name.replace("_", " "),
+            metric_value=round(float(value), 4),
+        )
+        for evaluation in evaluations
+        for name, value in evaluation["metrics"].items()
+    ]
+    return ModelCardData(
+        language="zh",
+        license=recipe.hub.license,
+        library_name="transformers",
+        pipeline_tag=pipeline_tag,
+        tags=["toolkit", recipe.model.family, recipe.task.replace("_", "-"), "chinese"],
+        datasets=[_dataset_id(data_card)],
+        metrics=sorted({r.metric_type for r in results}),
+        model_name=Path(recipe.output.dir).name,
+        eval_results=results or None,
+    )
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+def render_model_card(
+    recipe: Recipe,
+    data_card: DataCard,
+    pipeline_tag: str,
+    metrics: dict[str, Any],
+    usage: str,
+) -> ModelCard:
+    """The whole card. ``metrics`` is the run's metrics.json content."""
+    evaluations = metrics.get("evaluations", [])
+    train = metrics.get("train", {})
+    name = Path(recipe.output.dir).name
+    facts = [
+        ("Model family", f"{recipe.model.family} ({recipe.model.size or 'default'} size), trained from scratch"),
+        ("Parameters", f"{train.get('parameters', 0):,}"),
+        ("Task", recipe.task),
+        ("Corpus", f"{data_card.name}: {' '.join(data_card.description.split())}"),
+        ("Corpus license", data_card.license),
+        ("Tokenizer", f"{recipe.tokenizer.kind}, {metrics.get('vocab_size', '?')} tokens"),
+        ("Training", f"{train.get('steps', 0)} steps, batch {recipe.train.batch_size} x {recipe.train.grad_accum} accumulation, "
+                     f"block {recipe.data.block_size}, lr {recipe.train.optimizer.lr}, {recipe.train.schedule.name} schedule"),
+        ("Tokens seen", f"{train.get('tokens_seen', 0):,}"),
+        ("Precision", train.get("mixed_precision", recipe.train.mixed_precision)),
+        ("Hardware", train.get("hardware", "unknown")),
+        ("Training time", f"{train.get('train_seconds', 0):.0f} s"),
+    ]
+    eval_rows = "\n".join(
+        f"| {e['split']} | {e.get('card', data_card.name)} | {name_} | {value:.4g} |"
+        for e in evaluations
+        for name_, value in e["metrics"].items()
+    )
+    samples = metrics.get("samples") or []
+    sample_text = "\n".join(f"- **{s['prompt']}** → {s['text']}" for s in samples) or "(no sample prompts in the recipe)"
+    body = f"""
+# {name}
+
+A Chinese {recipe.model.family} model trained with the `toolkit` package from the recipe below.
+{recipe.description}
+
+## Model and training
+
+{_table(facts)}
+
+![training curve]({LOSS_PLOT})
+
+## Evaluation
+
+| split | corpus | metric | value |
+|---|---|---|---|
+{eval_rows or '| - | - | - | - |'}
+
+## Samples
+
+{sample_text}
+
+## How to use
+
+```python
+{usage.strip()}
+```
+
+## Intended use and limits
+
+A small model for learning, teaching and experiments with Chinese language modelling. It was
+trained on one corpus ({data_card.name}) and reproduces its style, topics and biases; it knows
+nothing after that corpus was written, and its output is not checked for facts. Not for
+production use or for decisions about people.
+
+## Recipe
+
+```yaml
+{recipe.to_yaml().strip()}
+```
+"""
+    data = card_data(recipe, data_card, pipeline_tag, evaluations)
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+
+def write_model_card(run_dir: Path, card: ModelCard) -> None:
+    from ..rundir import write_atomic
+
+    write_atomic(Path(run_dir) / "README.md", str(card))

@@ -1,0 +1,8 @@
+"""Registry of tasks (training objectives), filled by explicit imports."""
+
+from . import causal_lm
+from .base import Task
+
+TASKS: dict[str, Task] = {task.name: task for task in (causal_lm.TASK,)}
+
+__all__ = ["TASKS", "Task"]

@@ -1,0 +1,196 @@
+"""Causal language modelling: next-token prediction on text packed into fixed-length blocks.
+
+Used by GPT-2 (and any family whose task list has ``causal_lm``). Reads the ``text`` view,
+trains or loads a tokenizer, packs documents separated by the end-of-text token into blocks of
+``data.block_size`` tokens (no padding), trains with the shared loop and reports perplexity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from transformers import AutoModelForCausalLM
+
+from ..data import load_corpus
+from ..errors import ToolkitError
+from ..generation import generate_text, generation_config
+from ..models import FAMILIES
+from ..recipe import Recipe
+from ..reporting.metrics import read_metrics, write_metrics
+from ..training import build_optimizer, build_scheduler, fit, make_accelerator, perplexity
+from .base import Task
+from .common import RunOutcome, finish_run, hardware, refresh_model_card, run_tokenizer
+
+PIPELINE_TAG = "text-generation"
+USAGE = """
+from transformers import pipeline
+
+generator = pipeline("text-generation", model="{model}")
+print(generator("中国", max_new_tokens=50)[0]["generated_text"])
+"""
+
+
+def pack_blocks(corpus, tokenizer, block_size: int):
+    """Tokenize every row, end each with the end-of-text token, and cut the stream into blocks.
+
+    Cached by `datasets` under a fingerprint of the corpus, the tokenizer and the block size.
+    """
+    tokenizer_hash = hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
+    eos = tokenizer.eos_token_id
+
+    def tokenize(batch):
+        ids = tokenizer(batch["text"], add_special_tokens=False)["input_ids"]
+        return {"input_ids": [row + [eos] for row in ids]}
+
+    def group(batch):
+        stream = [token for row in batch["input_ids"] for token in row]
+        usable = len(stream) // block_size * block_size
+        blocks = [stream[i : i + block_size] for i in range(0, usable, block_size)]
+        return {"input_ids": blocks}
+
+    packed = {}
+    for split, dataset in corpus.items():
+        key = f"{dataset._fingerprint}-{tokenizer_hash}-{block_size}"
+        tokens = dataset.map(
+            tokenize, batched=True, remove_columns=dataset.column_names,
+            new_fingerprint=hashlib.sha256(f"tok-{key}".encode()).hexdigest()[:32], desc=f"tokenize {split}",
+        )
+        # Large batches keep the tail lost at each batch boundary small (< block_size per 2000 rows).
+        blocks = tokens.map(
+            group, batched=True, batch_size=2000,
+            new_fingerprint=hashlib.sha256(f"pack-{key}".encode()).hexdigest()[:32], desc=f"pack {split}",
+        )
+        if len(blocks) == 0:
+            raise ToolkitError(
+                f"The {split} split has fewer than data.block_size={block_size} tokens; lower "
+                f"block_size or use more data (data.max_rows)."
+            )
+        packed[split] = blocks.with_format("torch")
+    return packed
+
+
+def _collate(rows):
+    input_ids = torch.stack([row["input_ids"] for row in rows])
+    return {"input_ids": input_ids, "labels": input_ids}
+
+
+@torch.no_grad()
+def evaluate_lm(accelerator, model, dataloader, max_batches: int | None) -> dict[str, float]:
+    """Mean token loss and perplexity over (at most ``max_batches``) evaluation blocks."""
+    model.eval()
+    losses = []
+    for index, batch in enumerate(dataloader):
+        if max_batches is not None and index >= max_batches:
+            break
+        loss = model(**batch).loss.float()
+        losses.append(accelerator.gather_for_metrics(loss.repeat(batch["input_ids"].shape[0])))
+    mean = torch.cat(losses).mean().item()
+    return {"loss": mean, "perplexity": perplexity(mean)}
+
+
+def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
+    family = FAMILIES[recipe.model.family]
+    accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
+    with accelerator.main_process_first():
+        corpus = load_corpus(recipe.data.card, view="text", max_rows=recipe.data.max_rows)
+        if recipe.eval.split not in corpus:
+            raise ToolkitError(f"eval.split '{recipe.eval.split}' is not a split of {recipe.data.card}; it has {list(corpus)}.")
+        tokenizer = run_tokenizer(recipe, family, corpus["train"], run_dir, accelerator)
+        blocks = pack_blocks(corpus, tokenizer, recipe.data.block_size)
+
+    model = family.build(family.make_config(recipe.model.size, recipe.model.config, tokenizer))
+    model.generation_config = generation_config(tokenizer, recipe.eval.generation)
+    train_dl = DataLoader(blocks["train"], batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
+                          collate_fn=_collate, num_workers=recipe.train.num_workers)
+    if len(train_dl) == 0:
+        raise ToolkitError(f"The train split has {len(blocks['train'])} blocks, fewer than train.batch_size={recipe.train.batch_size}.")
+    eval_dl = DataLoader(blocks[recipe.eval.split], batch_size=recipe.eval.batch_size or recipe.train.batch_size,
+                         collate_fn=_collate)
+    optimizer = build_optimizer(model, recipe.train)
+    scheduler = build_scheduler(optimizer, recipe.train)
+    model, optimizer, train_dl, eval_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, eval_dl, scheduler)
+
+    def evaluate(current_model):
+        result = evaluate_lm(accelerator, current_model, eval_dl, recipe.eval.max_batches)
+        if recipe.eval.samples and accelerator.is_main_process:
+            texts = generate_text(accelerator.unwrap_model(current_model), tokenizer, recipe.eval.samples,
+                                  recipe.eval.generation, seed=recipe.seed)
+            result["samples"] = [{"prompt": p, "text": t} for p, t in zip(recipe.eval.samples, texts)]
+        return result
+
+    if accelerator.is_main_process and not resume:
+        accelerator.print(f"{sum(p.numel() for p in model.parameters()):,} parameters, vocabulary {len(tokenizer)}, "
+                          f"{len(blocks['train']):,} training blocks of {recipe.data.block_size} tokens, "
+                          f"precision {accelerator.mixed_precision}.")
+    state = fit(accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler,
+                train_dataloader=train_dl, train=recipe.train, run_dir=run_dir, evaluate=evaluate,
+                resume=resume, callbacks=callbacks)
+    accelerator.end_training()
+
+    metrics = {}
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+        unwrapped.save_pretrained(run_dir)
+        tokenizer.save_pretrained(run_dir)
+        final = state.evals[-1]
+        metrics = {
+            "task": recipe.task,
+            "vocab_size": len(tokenizer),
+            "final": {"loss": final["loss"], "perplexity": final["perplexity"]},
+            "samples": final.get("samples", []),
+            "evaluations": [{"split": recipe.eval.split, "card": recipe.data.card, "step": state.step,
+                             "metrics": {"perplexity": final["perplexity"], "loss": final["loss"]}}],
+            "train": {
+                "steps": state.step, "tokens_seen": state.tokens_seen, "train_seconds": state.train_seconds,
+                "tokens_per_second": state.tokens_seen / max(state.train_seconds, 1e-9),
+                "parameters": sum(p.numel() for p in unwrapped.parameters()),
+                "mixed_precision": accelerator.mixed_precision, "processes": accelerator.num_processes,
+                "hardware": hardware(),
+            },
+            "evals": state.evals,
+            "log": state.log,
+        }
+        finish_run(run_dir, recipe, PIPELINE_TAG, metrics, USAGE.format(model=run_dir))
+    accelerator.wait_for_everyone()
+    return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
+
+
+def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = None,
+                 max_batches: int | None = None) -> dict[str, float]:
+    """Re-evaluate a saved run folder (or any causal-LM model folder) on a card's split."""
+    from transformers import AutoTokenizer
+
+    from ..training.setup import make_accelerator as _accelerator
+
+    card = card or recipe.data.card
+    tokenizer = AutoTokenizer.from_pretrained(str(run_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(run_dir))
+    corpus = load_corpus(card, view="text", max_rows=recipe.data.max_rows)
+    if split not in corpus:
+        raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
+    blocks = pack_blocks({split: corpus[split]}, tokenizer, recipe.data.block_size)[split]
+    accelerator = _accelerator(recipe.train, recipe.seed, Path(run_dir))
+    loader = DataLoader(blocks, batch_size=recipe.eval.batch_size or recipe.train.batch_size, collate_fn=_collate)
+    model, loader = accelerator.prepare(model, loader)
+    result = evaluate_lm(accelerator, model, loader, max_batches)
+    if accelerator.is_main_process and (Path(run_dir) / "recipe.yaml").is_file():
+        metrics = read_metrics(run_dir)
+        metrics.setdefault("evaluations", []).append(
+            {"split": split, "card": card, "metrics": {"perplexity": result["perplexity"], "loss": result["loss"]}}
+        )
+        write_metrics(run_dir, metrics)
+        refresh_model_card(run_dir, recipe, PIPELINE_TAG, USAGE.format(model=run_dir))
+    return result
+
+
+TASK = Task(
+    name="causal_lm",
+    description="Next-token prediction on packed text blocks; perplexity; text generation.",
+    view="text",
+    pipeline_tag=PIPELINE_TAG,
+    run=run,
+    evaluate=evaluate_run,
+)

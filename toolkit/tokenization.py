@@ -1,0 +1,101 @@
+"""Tokenizers trained from a corpus with the `tokenizers` library, saved as fast tokenizers.
+
+char: every character is a token (CJK characters one each, as in bert-base-chinese; Latin letters
+and digits one each too). byte_bpe: GPT-2 style byte-level BPE, never an unknown token.
+The vocabulary is padded with ``[unused N]`` tokens to a multiple of 64 so the embedding and
+output matrices have fast shapes, and so the model's vocabulary equals ``len(tokenizer)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+from .errors import ToolkitError
+from .recipe import TokenizerSection
+
+BPE_DEFAULT_VOCAB = 8000
+
+
+def _batches(texts, batch_size: int = 1000) -> Iterator[list[str]]:
+    for start in range(0, len(texts), batch_size):
+        yield texts[start : start + batch_size]["text"] if hasattr(texts, "column_names") else texts[start : start + batch_size]
+
+
+def _char_tokenizer(spec: TokenizerSection, specials: list[str]) -> tuple[Tokenizer, trainers.Trainer]:
+    tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    # Every character, whitespace included, is its own token; Fuse joins them back without spaces.
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    trainer = trainers.WordLevelTrainer(
+        vocab_size=spec.vocab_size or 1_000_000, min_frequency=spec.min_frequency,
+        special_tokens=specials, show_progress=False,
+    )
+    return tokenizer, trainer
+
+
+def _byte_bpe_tokenizer(spec: TokenizerSection, specials: list[str]) -> tuple[Tokenizer, trainers.Trainer]:
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=spec.vocab_size or BPE_DEFAULT_VOCAB, min_frequency=max(spec.min_frequency, 2),
+        special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    return tokenizer, trainer
+
+
+BUILDERS = {"char": _char_tokenizer, "byte_bpe": _byte_bpe_tokenizer}
+
+
+def train_tokenizer(spec: TokenizerSection, texts, special_tokens: dict[str, str]) -> PreTrainedTokenizerFast:
+    """Train a tokenizer on ``texts`` (a Dataset with a 'text' column, or a list of strings).
+
+    ``special_tokens`` maps roles (bos_token, pad_token ...) to token strings, as a model family
+    declares them; they get the first ids.
+    """
+    specials = list(dict.fromkeys(special_tokens.values()))
+    tokenizer, trainer = BUILDERS[spec.kind](spec, specials)
+    tokenizer.train_from_iterator(_batches(texts), trainer=trainer, length=len(texts))
+    if tokenizer.get_vocab_size() <= len(specials):
+        raise ToolkitError("The tokenizer learned no tokens: the training text is empty.")
+    _pad_vocabulary(tokenizer, spec.pad_to_multiple_of)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **special_tokens)
+
+
+def _pad_vocabulary(tokenizer: Tokenizer, multiple: int) -> None:
+    size = tokenizer.get_vocab_size()
+    extra = -size % multiple
+    if extra:
+        tokenizer.add_special_tokens([f"[unused{i}]" for i in range(extra)])
+
+
+def unused_token_ids(tokenizer) -> list[int]:
+    """Ids of the padding tokens, which generation must never produce."""
+    vocab = tokenizer.get_vocab()
+    return sorted(i for token, i in vocab.items() if token.startswith("[unused"))
+
+
+def load_tokenizer(path: str | Path, special_tokens: dict[str, str] | None = None):
+    """A tokenizer from a folder (a run, or any HF model folder) or a Hub id."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError) as exc:
+        raise ToolkitError(
+            f"Could not load a tokenizer from '{path}': {exc}. Give a folder with tokenizer.json "
+            f"(such as a run directory) or a Hub model id (needs network access)."
+        ) from None
+    missing = {role: tok for role, tok in (special_tokens or {}).items() if getattr(tokenizer, role, None) is None}
+    if missing:
+        tokenizer.add_special_tokens(missing)
+    return tokenizer
+
+
+def unknown_rate(tokenizer, texts: list[str]) -> float:
+    """Share of tokens that are the unknown token: a tokenizer that floods [UNK] is broken."""
+    unk = tokenizer.unk_token_id
+    ids = [i for text in texts for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
+    return sum(i == unk for i in ids) / max(len(ids), 1) if unk is not None else 0.0
