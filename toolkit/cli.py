@@ -169,7 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--commit-message", default=None)
     p.add_argument("--dry-run", action="store_true", help="list what would be uploaded, upload nothing")
     p.set_defaults(func=cmd_push)
+
+    # Families with commands of their own register them from their own module.
+    for register in FAMILY_COMMANDS:
+        register(sub)
     return parser
+
+
+# Each entry is a ``register(subparsers)`` function from a toolkit.cli_<family> module.
+FAMILY_COMMANDS: tuple = ()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,37 @@
+"""Shared test setup: offline, quiet, and tiny recipes that run in seconds on 2 CPU cores."""
+
+from __future__ import annotations
+
+import os
+
+# Tests never reach the network: the Hub is offline, as on CI.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A GPT-2 small enough to train a few steps in a second or two.
+TINY_GPT2 = [
+    "model.config={n_layer: 1, n_head: 2, n_embd: 32, n_positions: 64}",
+    "data.block_size=32",
+    "data.max_rows=300",
+    "train.batch_size=8",
+    "train.max_steps=6",
+    "train.eval_every=3",
+    "train.save_every=3",
+    "train.log_every=1",
+    "eval.max_batches=2",
+    "eval.generation.max_new_tokens=8",
+]
+
+
+@pytest.fixture
+def tiny_gpt2(tmp_path):
+    """Overrides that shrink recipes/gpt2/tiny_pretrain.yaml, writing into a fresh folder."""
+    return [*TINY_GPT2, f"output.dir={tmp_path / 'run'}"]
