@@ -21,6 +21,7 @@ class RunResult:
 
     run_dir: Path
     metrics: dict[str, Any]
+    relaunched: bool = False  # trained in child processes (launch.accelerate_config), which printed
 
 
 def _launched_by_accelerate() -> bool:
@@ -51,7 +52,7 @@ def _relaunch(recipe: Recipe, config: str, resume: bool) -> RunResult:
         raise ToolkitError(f"The launched run exited with code {completed.returncode} (see its output above).")
     from .reporting.metrics import read_metrics
 
-    return RunResult(Path(recipe.output.dir), read_metrics(Path(recipe.output.dir)))
+    return RunResult(Path(recipe.output.dir), read_metrics(Path(recipe.output.dir)), relaunched=True)
 
 
 def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume: bool = False,

@@ -48,7 +48,7 @@ def cmd_run(args) -> int:
     except TrainingInterrupted as stop:
         print(f"\n{stop}", file=sys.stderr)
         return 130
-    if result.metrics:
+    if result.metrics and not result.relaunched:
         final = result.metrics.get("final", {})
         print(f"\nRun folder: {result.run_dir}")
         print("Final metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in final.items()))

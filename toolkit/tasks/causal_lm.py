@@ -99,12 +99,14 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
         if recipe.eval.split not in corpus:
             raise ToolkitError(f"eval.split '{recipe.eval.split}' is not a split of {recipe.data.card}; it has {list(corpus)}.")
         tokenizer = run_tokenizer(recipe, family, corpus["train"], run_dir, accelerator)
-        blocks = pack_blocks(corpus, tokenizer, recipe.data.block_size)
+        needed = {split: corpus[split] for split in dict.fromkeys(["train", recipe.eval.split])}
+        blocks = pack_blocks(needed, tokenizer, recipe.data.block_size)
 
     model = family.build(family.make_config(recipe.model.size, recipe.model.config, tokenizer))
     model.generation_config = generation_config(tokenizer, recipe.eval.generation)
     train_dl = DataLoader(blocks["train"], batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
-                          collate_fn=_collate, num_workers=recipe.train.num_workers)
+                          collate_fn=_collate, num_workers=recipe.train.num_workers,
+                          generator=torch.Generator().manual_seed(recipe.seed))  # see data_generator()
     if len(train_dl) == 0:
         raise ToolkitError(f"The train split has {len(blocks['train'])} blocks, fewer than train.batch_size={recipe.train.batch_size}.")
     eval_dl = DataLoader(blocks[recipe.eval.split], batch_size=recipe.eval.batch_size or recipe.train.batch_size,
@@ -128,7 +130,6 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
     state = fit(accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler,
                 train_dataloader=train_dl, train=recipe.train, run_dir=run_dir, evaluate=evaluate,
                 resume=resume, callbacks=callbacks)
-    accelerator.end_training()
 
     metrics = {}
     if accelerator.is_main_process:
@@ -155,6 +156,7 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
         }
         finish_run(run_dir, recipe, PIPELINE_TAG, metrics, USAGE.format(model=run_dir))
     accelerator.wait_for_everyone()
+    accelerator.end_training()  # closes trackers and, under a launcher, the process group
     return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
 
 

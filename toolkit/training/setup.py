@@ -27,6 +27,7 @@ def make_accelerator(train: TrainSection, seed: int, run_dir: Path) -> Accelerat
     use_cpu = not torch.cuda.is_available()
     log_with = "tensorboard" if importlib.util.find_spec("tensorboard") else None
     accelerator = Accelerator(
+        cpu=use_cpu,
         mixed_precision=resolve_mixed_precision(train.mixed_precision, use_cpu),
         gradient_accumulation_steps=train.grad_accum,
         # Our max_steps count optimizer steps; the schedule must not advance once per process.
