@@ -55,6 +55,35 @@ def _relaunch(recipe: Recipe, config: str, resume: bool) -> RunResult:
     return RunResult(Path(recipe.output.dir), read_metrics(Path(recipe.output.dir)), relaunched=True)
 
 
+def _prepare_run_dir_once(recipe: Recipe, resume: bool) -> Path:
+    """Check and create the run folder on the main process only; under a launcher the other
+    processes wait for it and share its verdict, so none of them sees the main process's files
+    as somebody else's run."""
+    if not _launched_by_accelerate():
+        run_dir = prepare_run_dir(recipe, resume)
+        if not resume:
+            write_run_recipe(run_dir, recipe)
+        return run_dir
+    import torch
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    state = PartialState(cpu=not torch.cuda.is_available())
+    verdict = [None]
+    if state.is_main_process:
+        try:
+            run_dir = prepare_run_dir(recipe, resume)
+            if not resume:
+                write_run_recipe(run_dir, recipe)
+        except ToolkitError as error:
+            verdict = [str(error)]
+    if state.num_processes > 1:
+        verdict = broadcast_object_list(verdict)
+    if verdict[0]:
+        raise ToolkitError(verdict[0])
+    return Path(recipe.output.dir)
+
+
 def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume: bool = False,
         callbacks=()) -> RunResult:
     """Train (and evaluate) what a recipe says; returns the run folder and its metrics.
@@ -71,9 +100,7 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
         raise ToolkitError("Overrides apply to recipe files; edit the Recipe object instead.")
     if recipe.launch.accelerate_config and not _launched_by_accelerate():
         return _relaunch(recipe, recipe.launch.accelerate_config, resume)
-    run_dir = prepare_run_dir(recipe, resume)
-    if not resume:
-        write_run_recipe(run_dir, recipe)
+    run_dir = _prepare_run_dir_once(recipe, resume)
     outcome = TASKS[recipe.task].run(recipe, run_dir, resume=resume, callbacks=callbacks)
     if recipe.hub.push and outcome.metrics:
         from .hub import push_run

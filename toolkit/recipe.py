@@ -9,13 +9,18 @@ second instead of after the corpus was tokenized.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import RecipeError, did_you_mean
 from .paths import bundled_dir
+
+
+def _yaml_no(value: Any) -> Any:
+    """YAML reads a bare `no` as false; for precision it means the string 'no'."""
+    return "no" if value is False else value
 
 
 class _Section(BaseModel):
@@ -68,7 +73,7 @@ class TrainSection(_Section):
     optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     max_grad_norm: float | None = Field(1.0, gt=0)
-    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+    mixed_precision: Annotated[Literal["auto", "no", "bf16", "fp16"], BeforeValidator(_yaml_no)] = Field(
         "auto", description="auto: bf16 where the CPU/GPU computes it natively, else no."
     )
     eval_every: int = Field(200, ge=1)

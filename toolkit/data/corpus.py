@@ -77,12 +77,16 @@ def _build_split(card: DataCard, split: str, max_rows: int | None, signature: st
             gen_kwargs={"card_json": card.model_dump_json(), "split": split, "max_rows": max_rows, "signature": signature},
         )
     except datasets.exceptions.DatasetGenerationError as exc:
-        cause = exc.__cause__ or exc.__context__
-        while cause is not None and not isinstance(cause, DataError):
+        chain, cause = [], exc.__cause__ or exc.__context__
+        while cause is not None:
+            chain.append(cause)
             cause = cause.__cause__ or cause.__context__
-        if cause is not None:
-            raise cause from None
-        raise
+        own = next((c for c in chain if isinstance(c, DataError)), None)
+        if own is not None:
+            raise own from None
+        if not any(type(c).__name__ == "SchemaInferenceError" for c in chain):
+            raise
+        dataset = []  # the generator yielded no row at all
     if len(dataset) == 0:
         raise DataError(
             f"Data card '{card.name}': the {split} split is empty after reading and preprocessing "

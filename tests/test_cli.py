@@ -1,0 +1,60 @@
+"""The command line: help, listings, and user mistakes as one paragraph without a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from toolkit.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+def test_help_lists_commands():
+    done = run_cli("--help")
+    assert done.returncode == 0
+    for command in ("run", "validate", "recipes", "data", "generate", "eval", "push"):
+        assert command in done.stdout
+
+
+def test_recipes_and_data_listings(capsys):
+    assert main(["recipes"]) == 0
+    assert "gpt2/tiny_pretrain" in capsys.readouterr().out
+    assert main(["data", "list"]) == 0
+    assert "peoples_daily_1998" in capsys.readouterr().out
+    assert main(["data", "show", "sanguo_yanyi", "--samples", "2"]) == 0
+    shown = capsys.readouterr().out
+    assert "splits: train" in shown and "document" in shown
+
+
+def test_validate_prints_summary(capsys):
+    assert main(["validate", "gpt2/tiny_pretrain", "train.max_steps=3", "--show"]) == 0
+    assert "max_steps: 3" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["validate", "gpt2/tiny_pretrain", "train.lr=0.1"], "unknown key 'train.lr'"),
+    (["run", "gpt2/tiny_pretrain", "data.card=peoples_daily"], "Data card 'peoples_daily' not found"),
+    (["validate", "gpt2/tiny_pretrain", "task=fill_mask"], "unknown task"),
+    (["generate", "/nonexistent/run", "--prompt", "x"], "Could not load"),
+])
+def test_user_mistakes_exit_non_zero_without_traceback(args, expected):
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0  # one paragraph
+
+
+def test_non_utf8_corpus_through_run(tmp_path):
+    (tmp_path / "bad.txt").write_bytes("好的。\n".encode() * 5 + "坏的".encode("gb18030") + b"\n")
+    card = tmp_path / "card.yaml"
+    card.write_text(f"name: bad\ndescription: x\nsource: {{files: '{tmp_path}/bad.txt'}}\n", encoding="utf-8")
+    done = run_cli("run", "gpt2/tiny_pretrain", f"data.card={card}", f"output.dir={tmp_path / 'run'}")
+    assert done.returncode == 2 and "bad.txt, line 6: not UTF-8" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,93 @@
+"""Recipes: every bundled recipe validates; mistakes give one readable paragraph."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from toolkit.errors import RecipeError
+from toolkit.paths import bundled_dir
+from toolkit.recipe import load_recipe, recipe_from_dict
+
+RECIPES = sorted(bundled_dir("recipes").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(bundled_dir("recipes"))))
+def test_every_bundled_recipe_validates_and_round_trips(path):
+    recipe = load_recipe(path)
+    assert recipe.description, "every recipe needs a one-line description for `toolkit recipes`"
+    again = recipe_from_dict(yaml.safe_load(recipe.to_yaml()))
+    assert again == recipe
+
+
+def test_recipes_are_found_by_bundled_name():
+    assert load_recipe("gpt2/tiny_pretrain").model.family == "gpt2"
+
+
+def test_overrides_are_typed_and_nested():
+    recipe = load_recipe("gpt2/tiny_pretrain", ["train.max_steps=7", "train.optimizer.lr=0.01", "eval.samples=[天下]"])
+    assert recipe.train.max_steps == 7 and recipe.train.optimizer.lr == 0.01 and recipe.eval.samples == ["天下"]
+
+
+def _error(overrides):
+    with pytest.raises(RecipeError) as caught:
+        load_recipe("gpt2/tiny_pretrain", overrides)
+    message = str(caught.value)
+    assert "\n" not in message  # one paragraph
+    return message
+
+
+def test_misspelled_key_gets_did_you_mean():
+    message = _error(["train.max_step=5"])
+    assert "train.max_step" in message and "did you mean 'max_steps'" in message
+
+
+def test_wrong_type_names_key_and_type():
+    message = _error(["train.batch_size=lots"])
+    assert "train.batch_size" in message and "integer" in message
+
+
+def test_bert_task_for_gpt2_is_refused():
+    message = _error(["task=causal_lm", "model.family=gtp2"])
+    assert "did you mean 'gpt2'" in message
+
+
+def test_task_family_mismatch_is_refused(monkeypatch):
+    from toolkit.tasks import TASKS
+    from toolkit.tasks.base import Task
+
+    # A task gpt2 does not do (registered for this test only, as a BERT task would be).
+    fake = Task("masked_lm", "", "text", "fill-mask", run=None, evaluate=None)
+    monkeypatch.setitem(TASKS, "masked_lm", fake)
+    message = _error(["task=masked_lm"])
+    assert "gpt2" in message and "cannot do task 'masked_lm'" in message
+
+
+def test_unknown_task_lists_allowed():
+    assert "allowed: " in _error(["task=pretrain_bert"])
+
+
+def test_unknown_model_config_field():
+    message = _error(["model.config.n_layers=2"])
+    assert "n_layers" in message and "did you mean 'n_layer'" in message
+
+
+def test_block_size_longer_than_context_is_refused():
+    assert "n_positions" in _error(["data.block_size=4096"])
+
+
+def test_bad_override_syntax():
+    with pytest.raises(RecipeError, match="dotted.key=value"):
+        load_recipe("gpt2/tiny_pretrain", ["train.max_steps"])
+
+
+def test_missing_recipe_suggests_bundled_names():
+    with pytest.raises(RecipeError, match="gpt2/tiny_pretrain"):
+        load_recipe("gpt2/tiny_pretrian")
+
+
+def test_invalid_yaml_names_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: causal_lm\ndata: [unclosed\n", encoding="utf-8")
+    with pytest.raises(RecipeError, match="line"):
+        load_recipe(bad)

@@ -1,0 +1,50 @@
+"""A run killed with SIGKILL after a checkpoint and resumed ends exactly like an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import toolkit
+
+# Dropout on, gradient accumulation on, and a corpus small enough that the run crosses epochs.
+OVERRIDES = [
+    "model.config={n_layer: 1, n_head: 2, n_embd: 32, n_positions: 64, resid_pdrop: 0.1}",
+    "data.block_size=32", "data.max_rows=25", "train.batch_size=8", "train.grad_accum=2",
+    "train.max_steps=12", "train.eval_every=4", "train.save_every=4", "train.log_every=1",
+    "eval.max_batches=2", "eval.samples=[]",
+]
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    import toolkit
+
+    def kill_after_step_8(state):
+        if state.step == 8:  # the step-8 checkpoint is on disk: die without any cleanup
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    toolkit.run("gpt2/tiny_pretrain", overrides=sys.argv[1:], callbacks=[kill_after_step_8])
+""")
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
+    straight = toolkit.run("gpt2/tiny_pretrain", overrides=[*OVERRIDES, f"output.dir={tmp_path / 'a'}"])
+
+    killed_dir = tmp_path / "b"
+    child = subprocess.run([sys.executable, "-c", KILLER, *OVERRIDES, f"output.dir={killed_dir}"],
+                           capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    assert not (killed_dir / "model.safetensors").exists()
+
+    resumed = toolkit.run("gpt2/tiny_pretrain", overrides=[*OVERRIDES, f"output.dir={killed_dir}"], resume=True)
+    assert resumed.metrics["train"]["steps"] == straight.metrics["train"]["steps"] == 12
+    assert {r["epoch"] for r in resumed.metrics["log"]} == {0, 1}, "the run should cross an epoch"
+    straight_curve = [r["loss"] for r in straight.metrics["log"]]
+    resumed_curve = [r["loss"] for r in resumed.metrics["log"]]
+    assert len(resumed_curve) == 12
+    for a, b in zip(straight_curve, resumed_curve):
+        assert abs(a - b) < 1e-5
+    assert abs(straight.metrics["final"]["loss"] - resumed.metrics["final"]["loss"]) < 1e-5

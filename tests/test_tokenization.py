@@ -1,0 +1,38 @@
+"""Tokenizers: trained from the corpus, padded to a multiple of 64, loadable by AutoTokenizer."""
+
+from __future__ import annotations
+
+import pytest
+from transformers import AutoTokenizer
+
+from toolkit.data import load_corpus
+from toolkit.models.gpt2 import SPECIAL_TOKENS
+from toolkit.recipe import TokenizerSection
+from toolkit.tokenization import train_tokenizer, unknown_rate, unused_token_ids
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus("peoples_daily_1998", view="text", max_rows=400)
+
+
+@pytest.mark.parametrize("kind", ["char", "byte_bpe"])
+def test_trained_tokenizer_round_trips_and_reloads(kind, corpus, tmp_path):
+    tokenizer = train_tokenizer(TokenizerSection(kind=kind, vocab_size=600 if kind == "byte_bpe" else None),
+                                corpus["train"], SPECIAL_TOKENS)
+    assert len(tokenizer) % 64 == 0
+    assert unknown_rate(tokenizer, corpus["validation"]["text"]) < 0.02  # no [UNK] flood
+    text = corpus["validation"][0]["text"]
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+    tokenizer.save_pretrained(tmp_path)
+    again = AutoTokenizer.from_pretrained(tmp_path)
+    assert again(text)["input_ids"] == tokenizer(text)["input_ids"]
+    assert again.eos_token == "<|endoftext|>" and again.pad_token == "[PAD]"
+
+
+def test_char_tokenizer_gives_each_character_a_token(corpus):
+    tokenizer = train_tokenizer(TokenizerSection(kind="char"), corpus["train"], SPECIAL_TOKENS)
+    assert tokenizer.tokenize("中国人民") == ["中", "国", "人", "民"]
+    padding = unused_token_ids(tokenizer)
+    assert padding and min(padding) >= len(tokenizer) - 64
+    assert tokenizer.convert_tokens_to_ids(["<|endoftext|>", "[PAD]", "[UNK]"]) == [0, 1, 2]
