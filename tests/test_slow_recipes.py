@@ -1,0 +1,37 @@
+"""Full bundled recipes end to end (minutes each): `python -m pytest -m slow -q`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _is_cjk(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff"
+
+
+@pytest.mark.parametrize("recipe", ["recipes/gpt2/tiny_pretrain.yaml", "recipes/gpt2/tiny_pretrain_sanguo.yaml"])
+def test_bundled_gpt2_recipe_learns(recipe, tmp_path):
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "toolkit", "run", recipe, f"output.dir={out}"],
+                          capture_output=True, text=True, cwd=REPO, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    # Far below the vocabulary size: the model learned the corpus, not a uniform guess.
+    assert metrics["final"]["perplexity"] < metrics["vocab_size"] / 10
+    for sample in metrics["samples"]:
+        continuation = sample["text"][len(sample["prompt"]):]
+        assert sum(map(_is_cjk, continuation)) >= len(continuation) // 2
+        assert len(set(continuation)) > 5, "not one token repeated"
+    for args in (["generate", str(out), "--prompt", "中国", "--seed", "0"],
+                 ["eval", str(out), "--split", "test"],
+                 ["push", str(out), "--repo-id", "someone/tiny", "--dry-run"]):
+        step = subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, cwd=REPO, timeout=600)
+        assert step.returncode == 0, step.stderr[-2000:]
