@@ -1,0 +1,263 @@
+"""Intrinsic evaluation of word vectors: word similarity (Spearman) and analogies (3CosAdd, 3CosMul).
+
+File formats are the common ones, so published Chinese benchmarks work as they are:
+
+- analogies: the questions-words format of word2vec and CA8 — ``: section`` headers, then lines
+  ``a b c d`` meaning a is to b as c is to d (``北京 中国 东京 日本``);
+- similarity: one pair per line, ``w1 w2 score`` separated by spaces or tabs (wordsim-240,
+  wordsim-297, COS960, PKU-500); a header line whose score is not a number is skipped.
+
+Coverage is reported next to every score: a question counts only when all its words are in the
+vocabulary (the convention of gensim and the CA8 paper), so a small vocabulary cannot look good by
+answering only easy questions unnoticed. The project's own small sets ship in
+``toolkit/resources/word2vec`` and are used by the names ``analogy`` and ``similarity``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ToolkitError
+
+RESOURCES = Path(__file__).resolve().parent / "resources" / "word2vec"
+BUNDLED = {
+    "analogy": RESOURCES / "analogy_zh.txt",
+    "similarity": RESOURCES / "similarity_zh.txt",
+}
+KINDS = ("analogy", "similarity")
+# Analogy scores are computed for this many questions at once; memory is chunk x vocabulary floats.
+_SCORE_BUDGET = 2**24
+
+
+# --------------------------------------------------------------------------- benchmark specs
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One evaluation file: ``kind`` is analogy or similarity; ``name`` is how results call it."""
+
+    kind: str
+    path: Path
+    name: str
+
+
+def parse_benchmark(spec: str) -> Benchmark:
+    """``analogy`` / ``similarity`` (the bundled sets) or ``analogy=PATH`` / ``similarity=PATH``."""
+    kind, sep, path = spec.partition("=")
+    kind = kind.strip()
+    if kind not in KINDS:
+        raise ToolkitError(
+            f"Evaluation '{spec}' is not a word2vec benchmark: use 'analogy' or 'similarity' for the "
+            f"bundled Chinese sets, or 'analogy=PATH' / 'similarity=PATH' for your own files "
+            f"(questions-words format such as CA8; 'w1 w2 score' lists such as wordsim-240 or COS960)."
+        )
+    if not sep:
+        return Benchmark(kind, BUNDLED[kind], f"toolkit-zh-{kind}")
+    file = Path(path.strip()).expanduser()
+    if not file.is_file():
+        raise ToolkitError(f"Evaluation '{spec}': no such file '{file}'.")
+    return Benchmark(kind, file, file.stem)
+
+
+def _lines(path: Path):
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ToolkitError(f"{path} is not UTF-8 text (byte {exc.start}); convert it first (iconv -f GBK -t UTF-8).") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield number, line
+
+
+def read_analogies(path: str | Path) -> dict[str, list[tuple[str, str, str, str]]]:
+    """Questions by section from a questions-words file (lines before any header: section 'all')."""
+    path = Path(path)
+    sections: dict[str, list[tuple[str, str, str, str]]] = {}
+    current = "all"
+    for number, line in _lines(path):
+        if line.startswith(":"):
+            current = line[1:].strip() or f"section-{number}"
+            sections.setdefault(current, [])
+            continue
+        words = line.split()
+        if len(words) != 4:
+            raise ToolkitError(f"{path}, line {number}: an analogy question has 4 words (a b c d), got {len(words)}: '{line}'.")
+        sections.setdefault(current, []).append(tuple(words))
+    if not any(sections.values()):
+        raise ToolkitError(f"{path} holds no analogy questions (expected ': section' headers and 'a b c d' lines).")
+    return sections
+
+
+def read_similarity(path: str | Path) -> list[tuple[str, str, float]]:
+    """``(w1, w2, score)`` pairs from a whitespace- or tab-separated list."""
+    path = Path(path)
+    pairs = []
+    for number, line in _lines(path):
+        fields = line.split()
+        if len(fields) < 3:
+            raise ToolkitError(f"{path}, line {number}: expected 'w1 w2 score', got '{line}'.")
+        try:
+            score = float(fields[2])
+        except ValueError:
+            if not pairs:  # a header line such as "word1 word2 score"
+                continue
+            raise ToolkitError(f"{path}, line {number}: the score '{fields[2]}' is not a number.") from None
+        pairs.append((fields[0], fields[1], score))
+    if len(pairs) < 2:
+        raise ToolkitError(f"{path} holds {len(pairs)} scored pairs; a similarity list needs at least 2.")
+    return pairs
+
+
+# --------------------------------------------------------------------------- similarity
+
+
+def evaluate_similarity(vectors, pairs: list[tuple[str, str, float]]) -> dict[str, float]:
+    """Spearman correlation between cosine similarity and the given scores, on covered pairs."""
+    from scipy.stats import spearmanr
+
+    covered = [(a, b, s) for a, b, s in pairs if a in vectors.key_to_index and b in vectors.key_to_index]
+    result = {"spearman": float("nan"), "coverage": len(covered) / len(pairs),
+              "pairs": len(pairs), "covered": len(covered)}
+    if len(covered) >= 2:
+        model = [float(vectors.similarity(a, b)) for a, b, _ in covered]
+        result["spearman"] = float(spearmanr(model, [s for _, _, s in covered]).statistic)
+    return result
+
+
+# --------------------------------------------------------------------------- analogies
+
+
+@dataclass
+class AnalogyScore:
+    questions: int = 0
+    covered: int = 0
+    correct_add: int = 0
+    correct_mul: int = 0
+    sections: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, float]:
+        return _rates(self.questions, self.covered, self.correct_add, self.correct_mul)
+
+
+def _rates(questions: int, covered: int, add: int, mul: int) -> dict[str, float]:
+    return {
+        "3cosadd": add / covered if covered else float("nan"),
+        "3cosmul": mul / covered if covered else float("nan"),
+        "coverage": covered / questions if questions else float("nan"),
+        "questions": questions,
+        "covered": covered,
+    }
+
+
+def answer_analogies(vectors, questions: list[tuple[str, str, str]], topn: int = 1,
+                     restrict_vocab: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Best answers d for ``a : b :: c : d`` by 3CosAdd and 3CosMul (ids into the vocabulary).
+
+    3CosAdd maximises cos(d, b) - cos(d, a) + cos(d, c); 3CosMul (Levy and Goldberg, 2014)
+    maximises cos'(d, b) cos'(d, c) / (cos'(d, a) + 1e-3) with cos' = (cos + 1) / 2 — the same
+    formulas as gensim's ``most_similar`` and ``most_similar_cosmul``, computed for a whole chunk of
+    questions with one matrix product. The question words themselves are never answers. All words
+    must be in the vocabulary. Returns two (questions x topn) arrays of word ids.
+    """
+    normed = vectors.get_normed_vectors()
+    if restrict_vocab:
+        normed = normed[:restrict_vocab]
+    ids = np.array([[vectors.key_to_index[w] for w in q] for q in questions], dtype=np.int64).reshape(-1, 3)
+    chunk = max(1, _SCORE_BUDGET // max(len(normed), 1))
+    best_add, best_mul = [], []
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        # cos(every word, a), cos(every word, b), cos(every word, c): (3, chunk, vocab)
+        cos = np.stack([normed[part[:, k]] @ normed.T for k in range(3)])
+        add = cos[1] - cos[0] + cos[2]
+        shifted = (cos + 1.0) / 2.0
+        mul = shifted[1] * shifted[2] / (shifted[0] + 1e-3)
+        rows = np.arange(len(part))[:, None]
+        for scores, out in ((add, best_add), (mul, best_mul)):
+            scores[rows, part[:, :3]] = -np.inf
+            top = np.argpartition(-scores, topn - 1, axis=1)[:, :topn] if topn < scores.shape[1] else np.argsort(-scores, axis=1)
+            order = np.argsort(-scores[rows, top], axis=1)
+            out.append(top[rows, order][:, :topn])
+    empty = np.zeros((0, topn), dtype=np.int64)
+    return (np.concatenate(best_add) if best_add else empty, np.concatenate(best_mul) if best_mul else empty)
+
+
+def evaluate_analogies(vectors, sections: dict[str, list[tuple[str, str, str, str]]],
+                       restrict_vocab: int | None = None) -> AnalogyScore:
+    """Accuracy of 3CosAdd and 3CosMul over the covered questions, overall and per section."""
+    known = vectors.key_to_index
+    limit = restrict_vocab or len(known)
+    score = AnalogyScore()
+    for section, questions in sections.items():
+        covered = [q for q in questions if all(w in known and known[w] < limit for w in q)]
+        add = mul = 0
+        if covered:
+            best_add, best_mul = answer_analogies(vectors, [q[:3] for q in covered], restrict_vocab=limit)
+            expected = np.array([known[q[3]] for q in covered])
+            add = int((best_add[:, 0] == expected).sum())
+            mul = int((best_mul[:, 0] == expected).sum())
+        score.questions += len(questions)
+        score.covered += len(covered)
+        score.correct_add += add
+        score.correct_mul += mul
+        score.sections[section] = _rates(len(questions), len(covered), add, mul)
+    return score
+
+
+# --------------------------------------------------------------------------- one call for a run
+
+
+def run_benchmark(vectors, benchmark: Benchmark) -> dict:
+    """Evaluate vectors on one benchmark file; the record metrics.json keeps for it."""
+    if benchmark.kind == "analogy":
+        score = evaluate_analogies(vectors, read_analogies(benchmark.path))
+        return {"benchmark": benchmark.name, "kind": "analogy", "path": str(benchmark.path),
+                "metrics": score.summary(), "sections": score.sections}
+    result = evaluate_similarity(vectors, read_similarity(benchmark.path))
+    return {"benchmark": benchmark.name, "kind": "similarity", "path": str(benchmark.path), "metrics": result}
+
+
+def headline(record: dict) -> dict[str, float]:
+    """The numbers of a benchmark record worth one line: accuracy or correlation, and coverage."""
+    metrics = record["metrics"]
+    kind = record["kind"]
+    keys = ("3cosadd", "3cosmul", "coverage") if kind == "analogy" else ("spearman", "coverage")
+    # The bundled sets read as analogy_* / similarity_*; a user's file by its name.
+    prefix = kind if record["benchmark"] == f"toolkit-zh-{kind}" else record["benchmark"]
+    return {f"{prefix}_{key}": metrics[key] for key in keys}
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def require_words(vectors, words: list[str]) -> None:
+    """Raise a ToolkitError naming the words without a vector, with known words that contain them."""
+    missing = [w for w in words if w not in vectors.key_to_index]
+    if not missing:
+        return
+    hints = []
+    for word in missing:
+        # The vocabulary is sorted by frequency, so the first matches are the common ones.
+        near = [k for k in vectors.index_to_key if k != word and (word in k or (len(k) > 1 and k in word))][:5]
+        hints.append(f"'{word}'" + (f" (known: {', '.join(near)})" if near else ""))
+    raise ToolkitError(f"Not in the vocabulary of {len(vectors):,} tokens: {'; '.join(hints)}. A character-level "
+                       f"model knows single characters only; rare words fall under model.config.min_count.")
+
+
+def nearest(vectors, word: str, topn: int = 10) -> list[tuple[str, float]]:
+    """The ``topn`` words with the highest cosine similarity to ``word``."""
+    require_words(vectors, [word])
+    return [(w, float(s)) for w, s in vectors.most_similar(word, topn=topn)]
+
+
+def solve_analogy(vectors, a: str, b: str, c: str, topn: int = 5) -> dict[str, list[tuple[str, float]]]:
+    """Answers to ``a : b :: c : ?`` by 3CosAdd and 3CosMul, each with its score."""
+    require_words(vectors, [a, b, c])
+    return {
+        "3cosadd": [(w, float(s)) for w, s in vectors.most_similar(positive=[b, c], negative=[a], topn=topn)],
+        "3cosmul": [(w, float(s)) for w, s in vectors.most_similar_cosmul(positive=[b, c], negative=[a], topn=topn)],
+    }
