@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import cli_word2vec
 from .errors import ToolkitError
 
 EPILOG = """examples:
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each entry is a ``register(subparsers)`` function from a toolkit.cli_<family> module.
-FAMILY_COMMANDS: tuple = ()
+FAMILY_COMMANDS: tuple = (cli_word2vec.register,)
 
 
 def main(argv: list[str] | None = None) -> int:
