@@ -29,6 +29,7 @@ def test_run_folder_is_a_complete_hf_model_folder(finished_run):
                  "tokenizer_config.json", "recipe.yaml", "metrics.json", "loss_curve.png", "README.md"):
         assert (run_dir / name).is_file(), name
     assert not list(run_dir.glob("*.bin")), "weights must be safetensors"
+    assert list((run_dir / "logs").rglob("events.out.tfevents*")), "TensorBoard logs (tensorboard is a test extra)"
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["train"]["steps"] == 6 and len(metrics["evals"]) == 2
     assert metrics["final"]["perplexity"] > 1 and metrics["samples"][0]["prompt"] == "中国经济"

@@ -135,3 +135,15 @@ def test_text_helpers():
     assert t2s({"text": "漢語"})[0]["text"] == "汉语"
     rows = sentence_split({"text": "甲。乙", "words": ["甲", "。", "乙"], "pos": ["n", "w", "n"]})
     assert [r["words"] for r in rows] == [["甲", "。"], ["乙"]] and rows[0]["pos"] == ["n", "w"]
+
+
+def test_streaming_source_carves_validation_by_count(tmp_path):
+    from toolkit.data import load_streaming_corpus
+
+    path = tmp_path / "s.jsonl"
+    path.write_text("\n".join(json.dumps({"body": f"第{i}句。第{i}句的后半。"}, ensure_ascii=False) for i in range(10)), encoding="utf-8")
+    card = write_card(tmp_path, {"files": str(path), "format": "jsonl", "streaming": True, "columns": {"body": "text"}},
+                      preprocess=["sentence_split"], splits={"validation": 2, "test": 1})
+    splits = load_streaming_corpus(card, view="text")
+    assert [row["text"] for row in splits["validation"]] == ["第0句。", "第0句的后半。"]
+    assert len(list(splits["train"])) == 17

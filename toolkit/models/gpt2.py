@@ -22,7 +22,11 @@ SPECIAL_TOKENS = {
 
 def build(config: GPT2Config):
     """A randomly initialised GPT-2 language model using PyTorch's fused SDPA attention."""
-    return AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+    # transformers infers the loss from the class name, which "GPT2LMHeadModel" does not match,
+    # and warns on the first batch; it is the ordinary causal-LM loss.
+    model.loss_type = "ForCausalLM"
+    return model
 
 
 FAMILY = ModelFamily(

@@ -36,5 +36,7 @@ def make_accelerator(train: TrainSection, seed: int, run_dir: Path) -> Accelerat
         project_config=ProjectConfiguration(project_dir=str(run_dir), logging_dir=str(Path(run_dir) / "logs")),
         log_with=log_with,
     )
+    if log_with:
+        accelerator.init_trackers(Path(run_dir).name)  # TensorBoard events in RUN_DIR/logs
     set_seed(seed)
     return accelerator
