@@ -51,6 +51,23 @@ class ModelSection(_Section):
     family: str
     size: str | None = Field(None, description="A named size of the family (tiny, small ...).")
     config: dict[str, Any] = Field(default_factory=dict, description="Config fields to override.")
+    init_from: str | None = Field(
+        None, description="Start from a run folder, a local HF model folder or a Hub id (fine-tuning)."
+    )
+    trust_remote_code: bool = Field(
+        False, description="Allow init_from to run model code from its folder (only for sources you trust)."
+    )
+
+
+class PeftSection(_Section):
+    """LoRA through peft: small trainable low-rank updates next to frozen pretrained weights."""
+
+    method: Literal["lora"] = "lora"
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | None = Field(None, description="Module names; default: the family's.")
+    merge: bool = Field(False, description="Also save the merged model in RUN_DIR/merged.")
 
 
 class OptimizerSection(_Section):
@@ -81,6 +98,10 @@ class TrainSection(_Section):
     keep_checkpoints: int = Field(2, ge=1)
     log_every: int = Field(10, ge=1)
     num_workers: int = Field(0, ge=0)
+    freeze: list[str] = Field(
+        default_factory=list,
+        description="Parameter groups of the family (embeddings, ...) or parameter-name prefixes to keep fixed.",
+    )
 
 
 class GenerationSection(_Section):
@@ -124,13 +145,16 @@ class Recipe(_Section):
     description: str = ""
     seed: int = 42
     data: DataSection
-    tokenizer: TokenizerSection = Field(default_factory=TokenizerSection)
+    tokenizer: TokenizerSection | None = Field(
+        None, description="How to get the tokenizer; absent with model.init_from, which brings its own."
+    )
     model: ModelSection
     train: TrainSection = Field(default_factory=TrainSection)
     eval: EvalSection = Field(default_factory=EvalSection)
     launch: LaunchSection = Field(default_factory=LaunchSection)
     output: OutputSection
     hub: HubSection = Field(default_factory=HubSection)
+    peft: PeftSection | None = None
 
     @model_validator(mode="after")
     def _check_task_and_family(self) -> Recipe:
@@ -155,7 +179,21 @@ class Recipe(_Section):
                 f"model.family '{family.name}' cannot do task '{self.task}': it does "
                 f"{', '.join(family.tasks)}; families for '{self.task}': {', '.join(able) or 'none yet'}"
             )
-        family.check_config(self.model.size, self.model.config, self.data.block_size)
+        if self.model.init_from:
+            if self.tokenizer is not None:
+                raise ValueError(
+                    "model.init_from brings its own tokenizer, so the recipe must not have a tokenizer "
+                    "section: a newly trained tokenizer would not match the pretrained embeddings"
+                )
+            if self.model.size or self.model.config:
+                raise ValueError("model.size and model.config describe a model trained from scratch; "
+                                 "with model.init_from the architecture comes from the pretrained model")
+        else:
+            self.tokenizer = self.tokenizer or TokenizerSection()
+            family.check_config(self.model.size, self.model.config, self.data.block_size)
+            if self.peft is not None:
+                raise ValueError("peft (LoRA) adapts a pretrained model: set model.init_from")
+        family.check_training(self)
         if self.hub.push and not self.hub.repo_id:
             raise ValueError("hub.push is true but hub.repo_id is not set (e.g. user/my-model)")
         return self

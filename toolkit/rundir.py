@@ -33,6 +33,9 @@ def prepare_run_dir(recipe: Recipe, resume: bool) -> Path:
     """Check the output folder before any work: never silently overwrite a previous run."""
     run_dir = Path(recipe.output.dir)
     occupied = run_dir.is_dir() and any(run_dir.iterdir())
+    if occupied and not resume and not _holds_work(run_dir):
+        shutil.rmtree(run_dir)  # a run that failed before training: nothing of value to keep
+        occupied = False
     if resume:
         if not occupied or latest_checkpoint(run_dir) is None:
             raise ToolkitError(
@@ -56,6 +59,14 @@ def prepare_run_dir(recipe: Recipe, resume: bool) -> Path:
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
+
+
+def _holds_work(run_dir: Path) -> bool:
+    """True when the folder has something worth keeping: weights, metrics or a checkpoint, or
+    files that are not ours (it may be somebody's folder)."""
+    ours_before_training = {RECIPE_FILE, "logs", "tokenizer.json", "tokenizer_config.json", CHECKPOINTS}
+    names = {p.name for p in run_dir.iterdir()}
+    return bool(names - ours_before_training) or latest_checkpoint(run_dir) is not None
 
 
 def write_run_recipe(run_dir: Path, recipe: Recipe) -> None:

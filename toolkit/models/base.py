@@ -27,6 +27,24 @@ class ModelFamily:
     build: Callable[[Any], Any]
     positions_key: str | None = None  # config field holding the longest sequence the model takes
     fixed_config_keys: tuple[str, ...] = field(default=())  # set from the tokenizer, not by users
+    model_types: tuple[str, ...] = field(default=())  # config.model_type values init_from may load
+    lora_targets: tuple[str, ...] = field(default=())  # default LoRA target modules (empty: no LoRA)
+    lora_options: dict[str, Any] = field(default_factory=dict)  # extra LoraConfig arguments
+    # Adjusts a model after it is built or loaded (for both, unlike build).
+    prepare: Callable[[Any], Any] = field(default=lambda model: model)
+    freeze_groups: dict[str, str] = field(default_factory=dict)  # name -> regex over parameter names
+
+    def check_training(self, recipe) -> None:
+        """Raise ValueError when train.freeze or peft asks for something this family lacks."""
+        for entry in recipe.train.freeze:
+            if entry not in self.freeze_groups and "." not in entry:
+                raise ValueError(
+                    f"train.freeze: '{entry}' is not a parameter group of {self.name}"
+                    f"{did_you_mean(entry, self.freeze_groups)}; groups: {', '.join(self.freeze_groups) or 'none'} "
+                    f"(or give a parameter-name prefix such as transformer.h.0.)"
+                )
+        if recipe.peft is not None and not (self.lora_targets or recipe.peft.target_modules):
+            raise ValueError(f"peft: the {self.name} family has no default LoRA target modules; set peft.target_modules")
 
     def check_config(self, size: str | None, overrides: dict[str, Any], block_size: int) -> None:
         """Raise ValueError for an unknown size, unknown config field or too short a context."""

@@ -22,9 +22,12 @@ SPECIAL_TOKENS = {
 
 def build(config: GPT2Config):
     """A randomly initialised GPT-2 language model using PyTorch's fused SDPA attention."""
-    model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
-    # transformers infers the loss from the class name, which "GPT2LMHeadModel" does not match,
-    # and warns on the first batch; it is the ordinary causal-LM loss.
+    return AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+
+
+def prepare(model):
+    """transformers infers the loss from the class name, which "GPT2LMHeadModel" does not match,
+    and warns on the first batch; it is the ordinary causal-LM loss."""
     model.loss_type = "ForCausalLM"
     return model
 
@@ -37,6 +40,17 @@ FAMILY = ModelFamily(
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,
     build=build,
+    prepare=prepare,
     positions_key="n_positions",
     fixed_config_keys=("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id"),
+    model_types=("gpt2",),
+    lora_targets=("c_attn", "c_proj", "c_fc"),
+    lora_options={"fan_in_fan_out": True},  # GPT-2 stores its projections as Conv1D (in, out)
+    freeze_groups={  # regular expressions searched in parameter names
+        # wte is tied to lm_head: freezing embeddings freezes the output layer too.
+        "embeddings": r"^transformer\.(wte|wpe)\.",
+        "attention": r"\.attn\.",
+        "mlp": r"\.mlp\.",
+        "layer_norms": r"(^transformer\.ln_f\.|\.ln_\d\.)",
+    },
 )

@@ -42,14 +42,30 @@ def card_data(recipe: Recipe, data_card: DataCard, pipeline_tag: str, evaluation
     return ModelCardData(
         language="zh",
         license=recipe.hub.license,
-        library_name="transformers",
+        library_name="peft" if recipe.peft else "transformers",
         pipeline_tag=pipeline_tag,
-        tags=["toolkit", recipe.model.family, recipe.task.replace("_", "-"), "chinese"],
+        tags=["toolkit", recipe.model.family, recipe.task.replace("_", "-"), "chinese", *(["lora", "peft"] if recipe.peft else [])],
         datasets=[_dataset_id(data_card)],
         metrics=sorted({r.metric_type for r in results}),
         model_name=Path(recipe.output.dir).name,
+        base_model=_hub_id(recipe.model.init_from),
         eval_results=results or None,
     )
+
+
+def _origin(recipe: Recipe) -> str:
+    if not recipe.model.init_from:
+        return f"{recipe.model.family} ({recipe.model.size or 'default'} size), trained from scratch"
+    how = f"LoRA (r={recipe.peft.r}, alpha={recipe.peft.alpha})" if recipe.peft else "full fine-tuning"
+    frozen = f", frozen: {', '.join(recipe.train.freeze)}" if recipe.train.freeze else ""
+    return f"{recipe.model.family}, fine-tuned from `{recipe.model.init_from}` with {how}{frozen}"
+
+
+def _hub_id(init_from: str | None) -> str | None:
+    """base_model metadata takes Hub ids only; a local folder is named in the text instead."""
+    if init_from and init_from.count("/") == 1 and not Path(init_from).exists():
+        return init_from
+    return None
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
@@ -68,12 +84,13 @@ def render_model_card(
     train = metrics.get("train", {})
     name = Path(recipe.output.dir).name
     facts = [
-        ("Model family", f"{recipe.model.family} ({recipe.model.size or 'default'} size), trained from scratch"),
-        ("Parameters", f"{train.get('parameters', 0):,}"),
+        ("Model family", _origin(recipe)),
+        ("Parameters", f"{train.get('parameters', 0):,} ({train.get('trainable_parameters', train.get('parameters', 0)):,} trained)"),
         ("Task", recipe.task),
         ("Corpus", f"{data_card.name}: {' '.join(data_card.description.split())}"),
         ("Corpus license", data_card.license),
-        ("Tokenizer", f"{recipe.tokenizer.kind}, {metrics.get('vocab_size', '?')} tokens"),
+        ("Tokenizer", f"{recipe.tokenizer.kind if recipe.tokenizer else 'from the pretrained model'}, "
+                      f"{metrics.get('vocab_size', '?')} tokens"),
         ("Training", f"{train.get('steps', 0)} steps, batch {recipe.train.batch_size} x {recipe.train.grad_accum} accumulation, "
                      f"block {recipe.data.block_size}, lr {recipe.train.optimizer.lr}, {recipe.train.schedule.name} schedule"),
         ("Tokens seen", f"{train.get('tokens_seen', 0):,}"),
@@ -88,6 +105,10 @@ def render_model_card(
     )
     samples = metrics.get("samples") or []
     sample_text = "\n".join(f"- **{s['prompt']}** → {s['text']}" for s in samples) or "(no sample prompts in the recipe)"
+    before = (metrics.get("before") or {}).get("samples") or []
+    if before:
+        sample_text = ("Before fine-tuning:\n\n" + "\n".join(f"- **{s['prompt']}** → {s['text']}" for s in before)
+                       + "\n\nAfter:\n\n" + sample_text)
     body = f"""
 # {name}
 

@@ -17,12 +17,14 @@ from transformers import AutoModelForCausalLM
 from ..data import load_corpus
 from ..errors import ToolkitError
 from ..generation import generate_text, generation_config
+from ..metrics import load_metric
 from ..models import FAMILIES
 from ..recipe import Recipe
 from ..reporting.metrics import read_metrics, write_metrics
-from ..training import build_optimizer, build_scheduler, fit, make_accelerator, perplexity
+from ..training import build_optimizer, build_scheduler, fit, make_accelerator
 from .base import Task
-from .common import RunOutcome, finish_run, hardware, refresh_model_card, run_tokenizer
+from ..models.pretrained import parameter_counts
+from .common import RunOutcome, finish_run, hardware, prepare_model, refresh_model_card, run_tokenizer, save_model
 
 PIPELINE_TAG = "text-generation"
 USAGE = """
@@ -79,16 +81,19 @@ def _collate(rows):
 
 @torch.no_grad()
 def evaluate_lm(accelerator, model, dataloader, max_batches: int | None) -> dict[str, float]:
-    """Mean token loss and perplexity over (at most ``max_batches``) evaluation blocks."""
+    """Token-weighted mean loss and perplexity over (at most ``max_batches``) evaluation blocks,
+    computed by the package's offline `evaluate` module ``lm_perplexity``."""
     model.eval()
-    losses = []
+    losses, weights = [], []
     for index, batch in enumerate(dataloader):
         if max_batches is not None and index >= max_batches:
             break
+        rows = batch["input_ids"].shape[0]
         loss = model(**batch).loss.float()
-        losses.append(accelerator.gather_for_metrics(loss.repeat(batch["input_ids"].shape[0])))
-    mean = torch.cat(losses).mean().item()
-    return {"loss": mean, "perplexity": perplexity(mean)}
+        losses.append(accelerator.gather_for_metrics(loss.repeat(rows)))
+        # Every block has the same length, so each predicts block_size - 1 tokens.
+        weights.append(accelerator.gather_for_metrics(torch.full((rows,), batch["input_ids"].shape[1] - 1.0)))
+    return load_metric("lm_perplexity").compute(losses=torch.cat(losses).tolist(), weights=torch.cat(weights).tolist())
 
 
 def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
@@ -102,7 +107,7 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
         needed = {split: corpus[split] for split in dict.fromkeys(["train", recipe.eval.split])}
         blocks = pack_blocks(needed, tokenizer, recipe.data.block_size)
 
-    model = family.build(family.make_config(recipe.model.size, recipe.model.config, tokenizer))
+    model = prepare_model(recipe, family, tokenizer, AutoModelForCausalLM, peft_task_type="CAUSAL_LM")
     model.generation_config = generation_config(tokenizer, recipe.eval.generation)
     train_dl = DataLoader(blocks["train"], batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
                           collate_fn=_collate, num_workers=recipe.train.num_workers,
@@ -124,18 +129,17 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
         return result
 
     if accelerator.is_main_process and not resume:
-        accelerator.print(f"{sum(p.numel() for p in model.parameters()):,} parameters, vocabulary {len(tokenizer)}, "
+        counts = parameter_counts(model)
+        accelerator.print(f"{counts['parameters']:,} parameters ({counts['trainable_parameters']:,} trainable), vocabulary {len(tokenizer)}, "
                           f"{len(blocks['train']):,} training blocks of {recipe.data.block_size} tokens, "
                           f"precision {accelerator.mixed_precision}.")
     state = fit(accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler,
                 train_dataloader=train_dl, train=recipe.train, run_dir=run_dir, evaluate=evaluate,
-                resume=resume, callbacks=callbacks)
+                resume=resume, callbacks=callbacks, evaluate_first=bool(recipe.model.init_from))
 
     metrics = {}
     if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
-        unwrapped.save_pretrained(run_dir)
-        tokenizer.save_pretrained(run_dir)
+        counts = save_model(accelerator.unwrap_model(model, keep_fp32_wrapper=False), tokenizer, run_dir, recipe)
         final = state.evals[-1]
         metrics = {
             "task": recipe.task,
@@ -147,13 +151,15 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
             "train": {
                 "steps": state.step, "tokens_seen": state.tokens_seen, "train_seconds": state.train_seconds,
                 "tokens_per_second": state.tokens_seen / max(state.train_seconds, 1e-9),
-                "parameters": sum(p.numel() for p in unwrapped.parameters()),
+                **counts,
                 "mixed_precision": accelerator.mixed_precision, "processes": accelerator.num_processes,
                 "hardware": hardware(),
             },
             "evals": state.evals,
             "log": state.log,
         }
+        if state.evals[0]["step"] == 0:  # fine-tuning: how the pretrained model did before
+            metrics["before"] = state.evals[0]
         finish_run(run_dir, recipe, PIPELINE_TAG, metrics, USAGE.format(model=run_dir))
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes trackers and, under a launcher, the process group

@@ -11,6 +11,7 @@ import torch
 
 from ..data import load_card
 from ..models import ModelFamily
+from ..models.pretrained import add_lora, freeze, load_pretrained, parameter_counts, resolve_source
 from ..recipe import Recipe
 from ..reporting.metrics import plot_loss_curve, read_metrics, write_metrics
 from ..reporting.model_card import render_model_card, write_model_card
@@ -24,17 +25,52 @@ class RunOutcome:
 
 
 def run_tokenizer(recipe: Recipe, family: ModelFamily, train_texts, run_dir: Path, accelerator):
-    """The run's tokenizer: the one already in the run folder (resume, other processes), else
-    loaded from ``tokenizer.from`` or trained on the corpus, then saved into the run folder."""
+    """The run's tokenizer: the one already in the run folder (resume, other processes), else the
+    pretrained model's (``model.init_from``), loaded from ``tokenizer.from`` or trained on the
+    corpus; then saved into the run folder."""
     if (Path(run_dir) / "tokenizer.json").is_file():
         return load_tokenizer(run_dir)
-    if recipe.tokenizer.from_:
+    if recipe.model.init_from:
+        tokenizer = load_tokenizer(resolve_source(recipe.model.init_from), family.special_tokens)
+    elif recipe.tokenizer.from_:
         tokenizer = load_tokenizer(recipe.tokenizer.from_, family.special_tokens)
     else:
         tokenizer = train_tokenizer(recipe.tokenizer, train_texts, family.special_tokens)
     if accelerator.is_main_process:
         tokenizer.save_pretrained(run_dir)
     return tokenizer
+
+
+def prepare_model(recipe: Recipe, family: ModelFamily, tokenizer, auto_class, peft_task_type: str):
+    """The model a run trains: built from scratch or loaded from ``model.init_from``, with
+    ``train.freeze`` applied and LoRA adapters added when the recipe has a ``peft`` section."""
+    if recipe.model.init_from:
+        model = load_pretrained(recipe.model.init_from, auto_class, family, recipe.model.trust_remote_code)
+        if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+            model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
+    else:
+        model = family.build(family.make_config(recipe.model.size, recipe.model.config, tokenizer))
+    model = family.prepare(model)
+    if recipe.train.freeze:
+        freeze(model, recipe.train.freeze, family)
+    if recipe.peft is not None:
+        model = add_lora(model, recipe.peft, family, peft_task_type)
+    return model
+
+
+def save_model(model, tokenizer, run_dir: Path, recipe: Recipe) -> dict[str, int]:
+    """Save weights (safetensors) and tokenizer; a LoRA run saves its adapter, and with
+    ``peft.merge`` also the merged model in RUN_DIR/merged. Returns the parameter counts."""
+    counts = parameter_counts(model)
+    model.save_pretrained(run_dir)
+    tokenizer.save_pretrained(run_dir)
+    if recipe.peft is not None:
+        model.base_model.model.generation_config.save_pretrained(run_dir)  # pipelines read it from here
+        if recipe.peft.merge:
+            merged = model.merge_and_unload()
+            merged.save_pretrained(Path(run_dir) / "merged")
+            tokenizer.save_pretrained(Path(run_dir) / "merged")
+    return counts
 
 
 def hardware() -> str:

@@ -69,12 +69,14 @@ def fit(
     loss_fn: LossFn = causal_lm_loss,
     resume: bool = False,
     callbacks: Iterable[Callable[[LoopState], None]] = (),
+    evaluate_first: bool = False,
 ) -> LoopState:
     """Train to ``train.max_steps`` optimizer steps; returns the loop state with logs and evals.
 
     With ``resume`` the latest checkpoint in ``run_dir`` is restored first: model, optimizer,
     scheduler, RNG states and the position in the data, so the continued run follows the same
-    curve as an uninterrupted one.
+    curve as an uninterrupted one. ``evaluate_first`` records an evaluation at step 0 (how a
+    pretrained model does before fine-tuning).
     """
     state = LoopState()
     if resume and (checkpoint := latest_checkpoint(run_dir)):
@@ -87,6 +89,8 @@ def fit(
     window_loss, window_batches, window_tokens, window_start = 0.0, 0, 0, time.perf_counter()
     step_tokens = 0
     batch_at_step = state.batch_in_epoch
+    if evaluate_first and state.step == 0:
+        state.evals.append({"step": 0, **evaluate(model)})
     model.train()
     try:
         with _sigterm_as_interrupt():

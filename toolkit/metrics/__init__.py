@@ -1,0 +1,28 @@
+"""`evaluate` metric modules that ship inside the package and load offline by local path.
+
+`evaluate.load("accuracy")` would fetch the module from the Hub at run time; these are loaded
+from this folder instead.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import ToolkitError
+
+METRICS_DIR = Path(__file__).resolve().parent
+
+
+def available_metrics() -> list[str]:
+    return sorted(p.name for p in METRICS_DIR.iterdir() if (p / f"{p.name}.py").is_file())
+
+
+@lru_cache(maxsize=None)
+def load_metric(name: str):
+    """An `evaluate` module from toolkit/metrics/<name>/<name>.py."""
+    import evaluate
+
+    if name not in available_metrics():
+        raise ToolkitError(f"Unknown metric '{name}'; the toolkit ships: {', '.join(available_metrics())}.")
+    return evaluate.load(str(METRICS_DIR / name))
