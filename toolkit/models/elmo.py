@@ -1,0 +1,60 @@
+"""ELMo-style biLM: the family the bilm task pretrains and the elmo_classify / elmo_ner tasks
+fine-tune (a head over a learned scalar mix of the frozen biLM's layers).
+
+The models live in ``modeling_elmo.py`` (self-contained, copied into saved folders for
+``trust_remote_code=True``); this file holds the sizes, the builder and the Auto registration.
+"""
+
+from __future__ import annotations
+
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+from .base import ModelFamily
+from .modeling_elmo import ElmoConfig, ElmoForSequenceClassification, ElmoForTokenClassification, ElmoModel
+
+# tiny: 2 layers, 128-wide outputs per direction (LSTM cell 512 projected to 128, as ELMo does 4096 -> 512).
+SIZES = {
+    "tiny": dict(num_layers=2, embedding_size=128, hidden_size=512),
+    "small": dict(num_layers=2, embedding_size=256, hidden_size=1024),
+}
+
+SPECIAL_TOKENS = {
+    "bos_token": "<|endoftext|>",
+    "eos_token": "<|endoftext|>",
+    "pad_token": "[PAD]",
+    "unk_token": "[UNK]",
+}
+
+AUTO_CLASSES = {
+    "AutoModel": (AutoModel, ElmoModel),
+    "AutoModelForSequenceClassification": (AutoModelForSequenceClassification, ElmoForSequenceClassification),
+    "AutoModelForTokenClassification": (AutoModelForTokenClassification, ElmoForTokenClassification),
+}
+
+
+def register_auto_classes() -> None:
+    """Make the biLM and its downstream models loadable through transformers' Auto classes, and
+    make ``save_pretrained`` write ``auto_map`` plus the model code into each folder."""
+    AutoConfig.register(ElmoConfig.model_type, ElmoConfig, exist_ok=True)
+    ElmoConfig.register_for_auto_class("AutoConfig")
+    for name, (auto, model_class) in AUTO_CLASSES.items():
+        auto.register(ElmoConfig, model_class, exist_ok=True)
+        model_class.register_for_auto_class(name)
+
+
+def build(config: ElmoConfig) -> ElmoModel:
+    """A randomly initialised biLM."""
+    return ElmoModel(config)
+
+
+FAMILY = ModelFamily(
+    name="elmo",
+    tasks=("bilm", "elmo_classify", "elmo_ner"),
+    config_class=ElmoConfig,
+    sizes=SIZES,
+    default_size="tiny",
+    special_tokens=SPECIAL_TOKENS,
+    build=build,
+    fixed_config_keys=("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id"),
+    model_types=("toolkit_elmo",),
+)

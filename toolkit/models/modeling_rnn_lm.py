@@ -1,0 +1,167 @@
+"""Recurrent (RNN / LSTM / GRU) causal language model as a Hugging Face model.
+
+Self-contained on purpose (torch and transformers only): ``save_pretrained`` copies this file
+into the model folder (``auto_map`` in config.json), so the folder loads anywhere with
+``AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True)``, without toolkit.
+
+Generation carries the recurrent state between steps as the ``cache`` (a tensor; for an LSTM
+hidden and cell state stacked), so each new token costs one recurrent step, not a re-read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import GenerationMixin, PreTrainedConfig, PreTrainedModel
+from transformers.modeling_outputs import CausalLMOutput
+
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class RnnLMConfig(PreTrainedConfig):
+    """cell: rnn (tanh Elman), lstm or gru; embedding_size defaults to hidden_size. With tied
+    embeddings and embedding_size != hidden_size the top layer is projected to embedding_size."""
+
+    model_type = "toolkit_rnn_lm"
+
+    vocab_size: int = 1024
+    cell: str = "lstm"
+    num_layers: int = 2
+    hidden_size: int = 256
+    embedding_size: int | None = None
+    dropout: float = 0.1
+    initializer_range: float = 0.1
+    tie_word_embeddings: bool = True
+    use_cache: bool = True
+    bos_token_id: int | None = None
+    eos_token_id: int | None = None
+    pad_token_id: int | None = None
+
+    def __post_init__(self, **kwargs):
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
+        if self.embedding_size is None:
+            self.embedding_size = self.hidden_size
+        super().__post_init__(**kwargs)
+
+
+@dataclass
+class RnnLMOutput(CausalLMOutput):
+    """CausalLMOutput plus the recurrent state after the last input token (for generation)."""
+
+    cache: torch.Tensor | None = None
+
+
+class RnnLMForCausalLM(PreTrainedModel, GenerationMixin):
+    config_class = RnnLMConfig
+    base_model_prefix = "rnn_lm"
+    main_input_name = "input_ids"
+    _tied_weights_keys = {"lm_head.weight": "embed_tokens.weight"}
+
+    def __init__(self, config: RnnLMConfig):
+        super().__init__(config)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.embedding_size)
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = CELLS[config.cell](
+            config.embedding_size, config.hidden_size, num_layers=config.num_layers, batch_first=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        needs_projection = config.hidden_size != config.embedding_size
+        self.proj = nn.Linear(config.hidden_size, config.embedding_size) if needs_projection else None
+        self.lm_head = nn.Linear(config.embedding_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def _init_weights(self, module):
+        std = self.config.initializer_range
+        if isinstance(module, nn.Embedding):
+            nn.init.uniform_(module.weight, -std, std)
+        elif isinstance(module, nn.Linear):
+            nn.init.uniform_(module.weight, -std, std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.RNN, nn.LSTM, nn.GRU)):
+            bound = module.hidden_size**-0.5
+            for name, param in module.named_parameters():
+                nn.init.uniform_(param, -bound, bound)
+                if self.config.cell == "lstm" and name.startswith("bias_ih"):
+                    # Forget-gate bias 1: remember by default early in training (Jozefowicz et al. 2015).
+                    param.data[module.hidden_size : 2 * module.hidden_size] = 1.0
+
+    def get_input_embeddings(self):
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value):
+        self.embed_tokens = value
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def set_output_embeddings(self, value):
+        self.lm_head = value
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        return False  # our cache is the recurrent state, not attention keys and values
+
+    # The recurrent state: (layers, batch, hidden), for an LSTM (2, layers, batch, hidden).
+    def _pack_state(self, state):
+        return torch.stack(state) if isinstance(state, tuple) else state
+
+    def _unpack_state(self, cache):
+        if cache is None:
+            return None
+        return (cache[0].contiguous(), cache[1].contiguous()) if self.config.cell == "lstm" else cache
+
+    def _reorder_cache(self, cache: torch.Tensor, beam_idx: torch.LongTensor) -> torch.Tensor:
+        return cache.index_select(-2, beam_idx.to(cache.device))  # batch is the second-last dim
+
+    def _run_rnn(self, embeds, state, mask):
+        """Run the recurrent stack; positions where ``mask`` is 0 (left padding) keep the state."""
+        if mask is None or bool(mask.all()):
+            return self.rnn(embeds, state)
+        outputs = []
+        for t in range(embeds.shape[1]):
+            out, new_state = self.rnn(embeds[:, t : t + 1], state)
+            keep = mask[:, t].to(out.dtype)
+            if state is None:  # zeros, as the RNN would start from
+                state = tuple(torch.zeros_like(s) for s in new_state) if isinstance(new_state, tuple) else torch.zeros_like(new_state)
+            if isinstance(new_state, tuple):
+                state = tuple(keep[None, :, None] * n + (1 - keep[None, :, None]) * s for n, s in zip(new_state, state))
+            else:
+                state = keep[None, :, None] * new_state + (1 - keep[None, :, None]) * state
+            outputs.append(out)
+        return torch.cat(outputs, dim=1), state
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        return_dict: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> RnnLMOutput:
+        """``labels`` are the input ids (shifted inside, as in GPT-2); -100 is ignored.
+        ``attention_mask`` may mark left padding (batched generation); the state skips it."""
+        embeds = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds
+        mask = attention_mask[:, -embeds.shape[1] :] if attention_mask is not None else None
+        hidden, state = self._run_rnn(self.dropout(embeds), self._unpack_state(cache), mask)
+        hidden = self.dropout(hidden)
+        if self.proj is not None:
+            hidden = self.proj(hidden)
+        logits = self.lm_head(hidden)
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(
+                logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels[:, 1:].reshape(-1), ignore_index=-100
+            )
+        use_cache = self.config.use_cache if use_cache is None else use_cache
+        return RnnLMOutput(
+            loss=loss, logits=logits, cache=self._pack_state(state) if use_cache else None,
+            hidden_states=(hidden,) if output_hidden_states else None,
+        )

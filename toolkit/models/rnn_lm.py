@@ -1,0 +1,53 @@
+"""RNN, LSTM and GRU language models: the family the causal_lm task trains like GPT-2.
+
+The model itself lives in ``modeling_rnn_lm.py`` (self-contained, copied into every saved folder
+so it loads with ``trust_remote_code=True``); this file holds the named sizes, the builder and the
+registration with transformers' Auto classes.
+"""
+
+from __future__ import annotations
+
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from .base import ModelFamily
+from .modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
+
+# Named sizes. tiny matches the GPT-2 tiny recipe's training budget on a laptop CPU.
+SIZES = {
+    "tiny": dict(cell="lstm", num_layers=2, hidden_size=256),
+    "small": dict(cell="lstm", num_layers=2, hidden_size=650),  # the "medium" LSTM of Zaremba et al.
+}
+
+SPECIAL_TOKENS = {
+    "bos_token": "<|endoftext|>",
+    "eos_token": "<|endoftext|>",
+    "pad_token": "[PAD]",
+    "unk_token": "[UNK]",
+}
+
+
+def register_auto_classes() -> None:
+    """Let AutoConfig / AutoModelForCausalLM (and pipelines) load folders of this model type, and
+    make ``save_pretrained`` write ``auto_map`` plus the model code into the folder."""
+    AutoConfig.register(RnnLMConfig.model_type, RnnLMConfig, exist_ok=True)
+    AutoModelForCausalLM.register(RnnLMConfig, RnnLMForCausalLM, exist_ok=True)
+    RnnLMConfig.register_for_auto_class("AutoConfig")
+    RnnLMForCausalLM.register_for_auto_class("AutoModelForCausalLM")
+
+
+def build(config: RnnLMConfig) -> RnnLMForCausalLM:
+    """A randomly initialised recurrent language model."""
+    return RnnLMForCausalLM(config)
+
+
+FAMILY = ModelFamily(
+    name="rnn_lm",
+    tasks=("causal_lm",),
+    config_class=RnnLMConfig,
+    sizes=SIZES,
+    default_size="tiny",
+    special_tokens=SPECIAL_TOKENS,
+    build=build,
+    fixed_config_keys=("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id"),
+    model_types=("toolkit_rnn_lm",),
+)

@@ -1,0 +1,254 @@
+"""ELMo downstream: a small head over a learned scalar mix of a frozen biLM's layers.
+
+Two tasks share this script: ``elmo_classify`` (sentence classification, the ``text_label`` view)
+and ``elmo_ner`` (character-level BIO tags derived from People's Daily nr/ns/nt POS tags). The
+recipe names the pretrained biLM run in ``model.config.bilm_from``; its tokenizer and weights are
+loaded, the biLM is frozen, and only the scalar mix and the head train (with the shared loop).
+Metrics: accuracy, or entity precision/recall/F1, plus the learned layer weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..data import load_card, load_corpus
+from ..data.ner import NER_LABELS, char_bio, chunks, entity_f1
+from ..errors import ToolkitError
+from ..recipe import Recipe
+from ..reporting.metrics import read_metrics, write_metrics
+from ..tokenization import load_tokenizer
+from ..training import build_optimizer, build_scheduler, fit, make_accelerator
+from .base import Task
+from .common import RunOutcome, finish_run, hardware
+
+# Config fields a downstream recipe may set; the biLM's shape comes from its own folder.
+DOWNSTREAM_FIELDS = ("bilm_from", "mix", "freeze_bilm", "head_hidden", "head_dropout")
+USAGE = """
+import toolkit.models  # or trust_remote_code=True without toolkit
+from transformers import pipeline
+
+print(pipeline("{tag}", model="{model}")("{example}"))
+"""
+
+
+@dataclass(frozen=True)
+class Downstream:
+    view: str
+    pipeline_tag: str
+    auto_class: str
+    example: str
+
+
+KINDS = {
+    "elmo_classify": Downstream("text_label", "text-classification", "AutoModelForSequenceClassification", "这本书写得很好"),
+    "elmo_ner": Downstream("pos_tags", "token-classification", "AutoModelForTokenClassification", "江泽民在北京会见了新华社记者"),
+}
+
+
+def _labels(task: str, card) -> list[str]:
+    if task == "elmo_ner":
+        return NER_LABELS
+    if not card.labels:
+        raise ToolkitError(f"Data card '{card.name}' has no label names (labels:), which classification needs.")
+    return card.labels
+
+
+def encode(task: str, dataset, tokenizer, max_chars: int):
+    """Rows -> input_ids (one id per character) and labels (one per row, or one per character)."""
+    if task == "elmo_classify":
+        def classify_rows(batch):
+            ids = [tokenizer.convert_tokens_to_ids(list(text[:max_chars])) for text in batch["text"]]
+            return {"input_ids": ids, "labels": batch["label"]}
+
+        return dataset.map(classify_rows, batched=True, remove_columns=dataset.column_names)
+
+    tag_id = {tag: index for index, tag in enumerate(NER_LABELS)}
+
+    def ner_rows(batch):
+        out = {"input_ids": [], "labels": []}
+        for words, pos in zip(batch["words"], batch["pos"]):
+            for chars, tags in chunks(*char_bio(words, pos), max_chars):
+                out["input_ids"].append(tokenizer.convert_tokens_to_ids(chars))
+                out["labels"].append([tag_id[t] for t in tags])
+        return out
+
+    return dataset.map(ner_rows, batched=True, remove_columns=dataset.column_names)
+
+
+def make_collate(pad_id: int, per_token: bool):
+    def collate(rows):
+        longest = max(len(r["input_ids"]) for r in rows)
+        ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        labels = torch.full((len(rows), longest), -100, dtype=torch.long) if per_token else torch.tensor([r["labels"] for r in rows])
+        for i, row in enumerate(rows):
+            n = len(row["input_ids"])
+            ids[i, :n] = torch.tensor(row["input_ids"])
+            mask[i, :n] = 1
+            if per_token:
+                labels[i, :n] = torch.tensor(row["labels"])
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+    return collate
+
+
+def tokens_loss(model, batch) -> tuple[torch.Tensor, int]:
+    """Loss of a padded batch and the real (unpadded) tokens it covered."""
+    return model(**batch).loss, int(batch["attention_mask"].sum())
+
+
+@torch.no_grad()
+def evaluate_head(accelerator, model, dataloader, task: str, max_batches: int | None) -> dict:
+    """Accuracy (classification) or entity P/R/F1 (NER), mean loss, and the learned layer mix."""
+    model.eval()
+    losses, correct, total, gold, predicted = [], 0, 0, [], []
+    for index, batch in enumerate(dataloader):
+        if max_batches is not None and index >= max_batches:
+            break
+        out = model(**batch)
+        losses.append(out.loss.float().item())
+        guess = out.logits.argmax(-1)
+        guess, labels, mask = accelerator.gather_for_metrics((guess, batch["labels"], batch["attention_mask"]))
+        if task == "elmo_classify":
+            correct += int((guess == labels).sum())
+            total += labels.numel()
+        else:
+            for g, p, m in zip(labels, guess, mask):
+                n = int(m.sum())
+                gold.append([NER_LABELS[i] for i in g[:n].tolist()])
+                predicted.append([NER_LABELS[i] for i in p[:n].tolist()])
+    result = {"loss": sum(losses) / max(len(losses), 1)}
+    if task == "elmo_classify":
+        result["accuracy"] = correct / max(total, 1)
+    else:
+        result.update(entity_f1(gold, predicted))
+    result["layer_weights"] = accelerator.unwrap_model(model).layer_weights()
+    return result
+
+
+def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
+    from transformers import AutoConfig
+
+    kind = KINDS[recipe.task]
+    config = recipe.model.config
+    if not config.get("bilm_from"):
+        raise ToolkitError(f"Task {recipe.task} fine-tunes a pretrained biLM: set model.config.bilm_from to a bilm run folder.")
+    shape_fields = sorted(set(config) - set(DOWNSTREAM_FIELDS))
+    if shape_fields:
+        raise ToolkitError(f"model.config.{shape_fields[0]}: the biLM's shape comes from {config['bilm_from']}; "
+                           f"a downstream recipe may set only {', '.join(DOWNSTREAM_FIELDS)}.")
+    bilm_dir = Path(config["bilm_from"])
+    is_bilm = (bilm_dir / "config.json").is_file() and AutoConfig.from_pretrained(str(bilm_dir)).model_type == "toolkit_elmo"
+    if not is_bilm:
+        raise ToolkitError(f"model.config.bilm_from: {bilm_dir} is not an ELMo biLM folder (train one with task bilm).")
+    card = load_card(recipe.data.card)
+    labels = _labels(recipe.task, card)
+    accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
+    tokenizer = load_tokenizer(bilm_dir)
+    with accelerator.main_process_first():
+        corpus = load_corpus(card, view=kind.view, max_rows=recipe.data.max_rows)
+        if recipe.eval.split not in corpus:
+            raise ToolkitError(f"eval.split '{recipe.eval.split}' is not a split of {card.name}; it has {list(corpus)}.")
+        data = {s: encode(recipe.task, corpus[s], tokenizer, recipe.data.block_size) for s in dict.fromkeys(["train", recipe.eval.split])}
+
+    import transformers
+
+    model_class = getattr(transformers, kind.auto_class)
+    model = model_class.from_pretrained(
+        str(bilm_dir), num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)}, **config,
+    )
+    collate = make_collate(tokenizer.pad_token_id, per_token=recipe.task == "elmo_ner")
+    train_dl = DataLoader(data["train"], batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
+                          collate_fn=collate, generator=torch.Generator().manual_seed(recipe.seed))
+    if len(train_dl) == 0:
+        raise ToolkitError(f"The train split has {len(data['train'])} rows, fewer than train.batch_size={recipe.train.batch_size}.")
+    eval_dl = DataLoader(data[recipe.eval.split], batch_size=recipe.eval.batch_size or recipe.train.batch_size, collate_fn=collate)
+    optimizer = build_optimizer(model, recipe.train)
+    scheduler = build_scheduler(optimizer, recipe.train)
+    model, optimizer, train_dl, eval_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, eval_dl, scheduler)
+    if accelerator.is_main_process and not resume:
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        accelerator.print(f"{trainable:,} trainable of {sum(p.numel() for p in model.parameters()):,} parameters; "
+                          f"mixing layers {accelerator.unwrap_model(model).config.mixed_layers}; {len(data['train']):,} training rows.")
+    state = fit(accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler, train_dataloader=train_dl,
+                train=recipe.train, run_dir=run_dir, loss_fn=tokens_loss, resume=resume, callbacks=callbacks,
+                evaluate=lambda m: evaluate_head(accelerator, m, eval_dl, recipe.task, recipe.eval.max_batches))
+
+    metrics = {}
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+        unwrapped.save_pretrained(run_dir)
+        tokenizer.save_pretrained(run_dir)
+        final = {k: v for k, v in state.evals[-1].items() if k != "step"}
+        scores = {k: v for k, v in final.items() if k in ("accuracy", "precision", "recall", "f1")}
+        metrics = {
+            "task": recipe.task,
+            "vocab_size": len(tokenizer),
+            "final": {k: v for k, v in final.items() if k != "layer_weights"},
+            "layer_weights": final["layer_weights"],
+            "evaluations": [{"split": recipe.eval.split, "card": card.name, "step": state.step, "metrics": scores}],
+            "train": {
+                "steps": state.step, "tokens_seen": state.tokens_seen, "train_seconds": state.train_seconds,
+                "parameters": sum(p.numel() for p in unwrapped.parameters()),
+                "trainable_parameters": sum(p.numel() for p in unwrapped.parameters() if p.requires_grad),
+                "mixed_precision": accelerator.mixed_precision, "processes": accelerator.num_processes,
+                "hardware": hardware(),
+            },
+            "evals": state.evals,
+            "log": state.log,
+        }
+        finish_run(run_dir, recipe, kind.pipeline_tag, metrics,
+                   USAGE.format(tag=kind.pipeline_tag, model=run_dir, example=kind.example))
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
+
+
+def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = None,
+                 max_batches: int | None = None) -> dict:
+    """Re-evaluate a saved downstream folder on a card's split; appends to its metrics.json."""
+    import transformers
+
+    kind = KINDS[recipe.task]
+    card = card or recipe.data.card
+    tokenizer = load_tokenizer(run_dir)
+    model = getattr(transformers, kind.auto_class).from_pretrained(str(run_dir))
+    corpus = load_corpus(card, view=kind.view, max_rows=recipe.data.max_rows)
+    if split not in corpus:
+        raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
+    data = encode(recipe.task, corpus[split], tokenizer, recipe.data.block_size)
+    accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir))
+    loader = DataLoader(data, batch_size=recipe.eval.batch_size or recipe.train.batch_size,
+                        collate_fn=make_collate(tokenizer.pad_token_id, per_token=recipe.task == "elmo_ner"))
+    model, loader = accelerator.prepare(model, loader)
+    result = evaluate_head(accelerator, model, loader, recipe.task, max_batches)
+    result.pop("layer_weights")
+    if accelerator.is_main_process:
+        metrics = read_metrics(run_dir)
+        metrics.setdefault("evaluations", []).append({"split": split, "card": card, "metrics": {
+            k: v for k, v in result.items() if k in ("accuracy", "precision", "recall", "f1")}})
+        write_metrics(run_dir, metrics)
+    return result
+
+
+CLASSIFY = Task(
+    name="elmo_classify",
+    description="Sentence classification with a head over the scalar mix of a frozen ELMo biLM; accuracy.",
+    view="text_label",
+    pipeline_tag="text-classification",
+    run=run,
+    evaluate=evaluate_run,
+)
+NER = Task(
+    name="elmo_ner",
+    description="Char-level NER (PER/LOC/ORG from PKU nr/ns/nt) with a head over a frozen ELMo biLM's mix; entity F1.",
+    view="pos_tags",
+    pipeline_tag="token-classification",
+    run=run,
+    evaluate=evaluate_run,
+)
