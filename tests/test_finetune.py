@@ -84,3 +84,17 @@ def test_init_from_a_model_of_another_family_is_refused(tmp_path):
     with pytest.raises(ToolkitError, match="is a bert model, but model.family is gpt2"):
         toolkit.run("gpt2/tiny_continue_sanguo", overrides=[*FINETUNE, f"model.init_from={bert_dir}",
                                                              f"output.dir={tmp_path / 'x'}"])
+
+
+def test_eval_of_a_plain_model_folder_needs_a_card_and_works_with_one(base_run, tmp_path, capsys):
+    import shutil
+
+    from toolkit.cli import main
+
+    plain = tmp_path / "plain"
+    shutil.copytree(base_run, plain, ignore=shutil.ignore_patterns("recipe.yaml", "metrics.json", "checkpoints", "logs"))
+    assert main(["eval", str(plain)]) == 2
+    assert "give --card" in capsys.readouterr().err
+    assert main(["eval", str(plain), "--card", "sanguo_yanyi", "--split", "validation", "--max-batches", "1"]) == 0
+    assert "perplexity" in capsys.readouterr().out
+    assert not (plain / "metrics.json").exists()  # not a run folder: nothing is written into it

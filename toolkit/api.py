@@ -115,11 +115,37 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
 
 def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
              max_batches: int | None = None) -> dict[str, float]:
-    """Re-evaluate a run folder on a card's split; appends to its metrics and model card."""
+    """Re-evaluate a run folder on a card's split (default: its own card), appending the result
+    to its metrics and model card; any other model folder or Hub id needs ``card``."""
+    from .rundir import is_run_dir
     from .tasks import TASKS
 
-    recipe = read_run_recipe(run_dir)
+    recipe = read_run_recipe(run_dir) if is_run_dir(run_dir) else _recipe_for_model(str(run_dir), card)
     return TASKS[recipe.task].evaluate(Path(run_dir), recipe, split, card, max_batches)
+
+
+def _recipe_for_model(model: str, card: str | None) -> Recipe:
+    """A minimal recipe to evaluate a model that was not trained by the toolkit."""
+    from transformers import AutoConfig
+
+    from .models import FAMILIES
+    from .models.pretrained import resolve_source
+    from .recipe import recipe_from_dict
+
+    if not card:
+        raise ToolkitError(f"{model} is not a toolkit run folder (no recipe.yaml): give --card NAME to evaluate it on.")
+    try:
+        config = AutoConfig.from_pretrained(resolve_source(model))
+    except (OSError, ValueError) as exc:
+        raise ToolkitError(f"Cannot read the config of '{model}': {str(exc).splitlines()[0]}") from None
+    family = next((f for f in FAMILIES.values() if config.model_type in f.model_types), None)
+    if family is None:
+        raise ToolkitError(f"'{model}' is a {config.model_type} model, which no toolkit family evaluates.")
+    positions = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 128)
+    return recipe_from_dict({
+        "task": family.tasks[0], "data": {"card": card, "block_size": min(128, positions)},
+        "model": {"family": family.name, "init_from": model}, "output": {"dir": model},
+    }, source=f"<evaluation of {model}>")
 
 
 def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, **settings) -> list[str]:

@@ -23,7 +23,8 @@ from ..recipe import Recipe
 from ..reporting.metrics import read_metrics, write_metrics
 from ..training import build_optimizer, build_scheduler, fit, make_accelerator
 from .base import Task
-from ..models.pretrained import parameter_counts
+from ..models.pretrained import load_pretrained, parameter_counts, resolve_source
+from ..tokenization import load_tokenizer
 from .common import RunOutcome, finish_run, hardware, prepare_model, refresh_model_card, run_tokenizer, save_model
 
 PIPELINE_TAG = "text-generation"
@@ -169,18 +170,15 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
 def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = None,
                  max_batches: int | None = None) -> dict[str, float]:
     """Re-evaluate a saved run folder (or any causal-LM model folder) on a card's split."""
-    from transformers import AutoTokenizer
-
-    from ..training.setup import make_accelerator as _accelerator
-
     card = card or recipe.data.card
-    tokenizer = AutoTokenizer.from_pretrained(str(run_dir))
-    model = AutoModelForCausalLM.from_pretrained(str(run_dir))
+    family = FAMILIES[recipe.model.family]
+    model = family.prepare(load_pretrained(str(run_dir), AutoModelForCausalLM, family, recipe.model.trust_remote_code))
+    tokenizer = load_tokenizer(resolve_source(str(run_dir)))
     corpus = load_corpus(card, view="text", max_rows=recipe.data.max_rows)
     if split not in corpus:
         raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
     blocks = pack_blocks({split: corpus[split]}, tokenizer, recipe.data.block_size)[split]
-    accelerator = _accelerator(recipe.train, recipe.seed, Path(run_dir))
+    accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir), track=False)
     loader = DataLoader(blocks, batch_size=recipe.eval.batch_size or recipe.train.batch_size, collate_fn=_collate)
     model, loader = accelerator.prepare(model, loader)
     result = evaluate_lm(accelerator, model, loader, max_batches)

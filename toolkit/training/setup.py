@@ -14,8 +14,9 @@ from ..recipe import TrainSection
 from .precision import resolve_mixed_precision
 
 
-def make_accelerator(train: TrainSection, seed: int, run_dir: Path) -> Accelerator:
-    """An Accelerator honouring the recipe: precision, accumulation, seeded data order, logging.
+def make_accelerator(train: TrainSection, seed: int, run_dir: Path, track: bool = True) -> Accelerator:
+    """An Accelerator honouring the recipe: precision, accumulation, seeded data order, logging
+    (TensorBoard in RUN_DIR/logs when installed and ``track``).
 
     Under ``accelerate launch`` the process group comes from the launcher; the recipe still
     decides precision and accumulation, so a run means the same thing however it is launched.
@@ -25,7 +26,7 @@ def make_accelerator(train: TrainSection, seed: int, run_dir: Path) -> Accelerat
         AcceleratorState._reset_state(reset_partial_state=True)
         GradientState._reset_state()
     use_cpu = not torch.cuda.is_available()
-    log_with = "tensorboard" if importlib.util.find_spec("tensorboard") else None
+    log_with = "tensorboard" if track and importlib.util.find_spec("tensorboard") else None
     accelerator = Accelerator(
         cpu=use_cpu,
         mixed_precision=resolve_mixed_precision(train.mixed_precision, use_cpu),
