@@ -21,11 +21,12 @@ from ..metrics import load_metric
 from ..models import FAMILIES
 from ..recipe import Recipe
 from ..reporting.metrics import read_metrics, write_metrics
-from ..training import build_optimizer, build_scheduler, fit, make_accelerator
+from ..training import make_accelerator
 from .base import Task
-from ..models.pretrained import load_pretrained, parameter_counts, resolve_source
+from ..models.pretrained import load_pretrained, resolve_source
 from ..tokenization import load_tokenizer
-from .common import RunOutcome, finish_run, hardware, prepare_model, refresh_model_card, run_tokenizer, save_model
+from .common import RunOutcome, prepare_model, refresh_model_card, run_tokenizer
+from .runner import Training, train_and_save
 
 PIPELINE_TAG = "text-generation"
 USAGE = """
@@ -107,21 +108,10 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
         tokenizer = run_tokenizer(recipe, family, corpus["train"], run_dir, accelerator)
         needed = {split: corpus[split] for split in dict.fromkeys(["train", recipe.eval.split])}
         blocks = pack_blocks(needed, tokenizer, recipe.data.block_size)
-
     model = prepare_model(recipe, family, tokenizer, AutoModelForCausalLM, peft_task_type="CAUSAL_LM")
     model.generation_config = generation_config(tokenizer, recipe.eval.generation)
-    train_dl = DataLoader(blocks["train"], batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
-                          collate_fn=_collate, num_workers=recipe.train.num_workers,
-                          generator=torch.Generator().manual_seed(recipe.seed))  # see data_generator()
-    if len(train_dl) == 0:
-        raise ToolkitError(f"The train split has {len(blocks['train'])} blocks, fewer than train.batch_size={recipe.train.batch_size}.")
-    eval_dl = DataLoader(blocks[recipe.eval.split], batch_size=recipe.eval.batch_size or recipe.train.batch_size,
-                         collate_fn=_collate)
-    optimizer = build_optimizer(model, recipe.train)
-    scheduler = build_scheduler(optimizer, recipe.train)
-    model, optimizer, train_dl, eval_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, eval_dl, scheduler)
 
-    def evaluate(current_model):
+    def evaluate(accelerator, current_model, eval_dl):
         result = evaluate_lm(accelerator, current_model, eval_dl, recipe.eval.max_batches)
         if recipe.eval.samples and accelerator.is_main_process:
             texts = generate_text(accelerator.unwrap_model(current_model), tokenizer, recipe.eval.samples,
@@ -129,42 +119,10 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
             result["samples"] = [{"prompt": p, "text": t} for p, t in zip(recipe.eval.samples, texts)]
         return result
 
-    if accelerator.is_main_process and not resume:
-        counts = parameter_counts(model)
-        accelerator.print(f"{counts['parameters']:,} parameters ({counts['trainable_parameters']:,} trainable), vocabulary {len(tokenizer)}, "
-                          f"{len(blocks['train']):,} training blocks of {recipe.data.block_size} tokens, "
-                          f"precision {accelerator.mixed_precision}.")
-    state = fit(accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler,
-                train_dataloader=train_dl, train=recipe.train, run_dir=run_dir, evaluate=evaluate,
-                resume=resume, callbacks=callbacks, evaluate_first=bool(recipe.model.init_from))
-
-    metrics = {}
-    if accelerator.is_main_process:
-        counts = save_model(accelerator.unwrap_model(model, keep_fp32_wrapper=False), tokenizer, run_dir, recipe)
-        final = state.evals[-1]
-        metrics = {
-            "task": recipe.task,
-            "vocab_size": len(tokenizer),
-            "final": {"loss": final["loss"], "perplexity": final["perplexity"]},
-            "samples": final.get("samples", []),
-            "evaluations": [{"split": recipe.eval.split, "card": recipe.data.card, "step": state.step,
-                             "metrics": {"perplexity": final["perplexity"], "loss": final["loss"]}}],
-            "train": {
-                "steps": state.step, "tokens_seen": state.tokens_seen, "train_seconds": state.train_seconds,
-                "tokens_per_second": state.tokens_seen / max(state.train_seconds, 1e-9),
-                **counts,
-                "mixed_precision": accelerator.mixed_precision, "processes": accelerator.num_processes,
-                "hardware": hardware(),
-            },
-            "evals": state.evals,
-            "log": state.log,
-        }
-        if state.evals[0]["step"] == 0:  # fine-tuning: how the pretrained model did before
-            metrics["before"] = state.evals[0]
-        finish_run(run_dir, recipe, PIPELINE_TAG, metrics, USAGE.format(model=run_dir))
-    accelerator.wait_for_everyone()
-    accelerator.end_training()  # closes trackers and, under a launcher, the process group
-    return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
+    parts = Training(model=model, tokenizer=tokenizer, train_dataset=blocks["train"],
+                     eval_dataset=blocks[recipe.eval.split], collate=_collate, evaluate=evaluate,
+                     headline=("perplexity", "loss"), pipeline_tag=PIPELINE_TAG, usage=USAGE)
+    return train_and_save(recipe, run_dir, accelerator, parts, resume, callbacks)
 
 
 def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = None,

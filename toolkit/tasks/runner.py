@@ -1,0 +1,97 @@
+"""What every torch task does after it has its data and model: data loaders, optimizer, the shared
+loop, saving, metrics, loss curve and model card. Tasks differ in data, model, loss and metrics
+only, so they describe those in a ``Training`` and hand it to ``train_and_save``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..errors import ToolkitError
+from ..models.pretrained import parameter_counts
+from ..recipe import Recipe
+from ..training import build_optimizer, build_scheduler, causal_lm_loss, fit
+from .common import RunOutcome, finish_run, hardware, save_model
+
+
+@dataclass
+class Training:
+    """A task's side of a run."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    train_dataset: Any
+    eval_dataset: Any
+    collate: Callable[[list[dict]], dict]
+    # (accelerator, prepared model, prepared eval loader) -> metrics; may add "samples".
+    evaluate: Callable[[Any, torch.nn.Module, DataLoader], dict[str, Any]]
+    headline: tuple[str, ...]  # metric names reported as the run's final result
+    pipeline_tag: str
+    usage: str
+    loss_fn: Callable = causal_lm_loss
+    extra_metrics: dict[str, Any] | None = None  # task facts for metrics.json (labels, ...)
+
+
+def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, resume: bool, callbacks=()) -> RunOutcome:
+    """Train with the shared loop, save the model folder and write metrics and the model card."""
+    train_dl = DataLoader(
+        parts.train_dataset, batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
+        collate_fn=parts.collate, num_workers=recipe.train.num_workers,
+        # Its own generator: creating an epoch iterator must not draw from the global RNG, or
+        # dropout after a resume would differ from the uninterrupted run.
+        generator=torch.Generator().manual_seed(recipe.seed),
+    )
+    if len(train_dl) == 0:
+        raise ToolkitError(
+            f"The train split has {len(parts.train_dataset)} examples, fewer than train.batch_size="
+            f"{recipe.train.batch_size}; lower the batch size or use more data."
+        )
+    eval_dl = DataLoader(parts.eval_dataset, batch_size=recipe.eval.batch_size or recipe.train.batch_size,
+                         collate_fn=parts.collate)
+    model = parts.model
+    optimizer = build_optimizer(model, recipe.train)
+    scheduler = build_scheduler(optimizer, recipe.train)
+    model, optimizer, train_dl, eval_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, eval_dl, scheduler)
+    if accelerator.is_main_process and not resume:
+        counts = parameter_counts(model)
+        accelerator.print(
+            f"{counts['parameters']:,} parameters ({counts['trainable_parameters']:,} trained), vocabulary "
+            f"{len(parts.tokenizer)}, {len(parts.train_dataset):,} training examples, precision {accelerator.mixed_precision}."
+        )
+    state = fit(
+        accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler, train_dataloader=train_dl,
+        train=recipe.train, run_dir=run_dir, evaluate=lambda m: parts.evaluate(accelerator, m, eval_dl),
+        loss_fn=parts.loss_fn, resume=resume, callbacks=callbacks, evaluate_first=bool(recipe.model.init_from),
+    )
+    metrics: dict[str, Any] = {}
+    if accelerator.is_main_process:
+        counts = save_model(accelerator.unwrap_model(model, keep_fp32_wrapper=False), parts.tokenizer, run_dir, recipe)
+        final = state.evals[-1]
+        headline = {name: final[name] for name in parts.headline}
+        metrics = {
+            "task": recipe.task,
+            "vocab_size": len(parts.tokenizer),
+            **(parts.extra_metrics or {}),
+            "final": headline,
+            "samples": final.get("samples", []),
+            "evaluations": [{"split": recipe.eval.split, "card": recipe.data.card, "step": state.step, "metrics": headline}],
+            "train": {
+                "steps": state.step, "tokens_seen": state.tokens_seen, "train_seconds": state.train_seconds,
+                "tokens_per_second": state.tokens_seen / max(state.train_seconds, 1e-9), **counts,
+                "mixed_precision": accelerator.mixed_precision, "processes": accelerator.num_processes,
+                "hardware": hardware(),
+            },
+            "evals": state.evals,
+            "log": state.log,
+        }
+        if state.evals[0]["step"] == 0:  # fine-tuning: how the pretrained model did before
+            metrics["before"] = state.evals[0]
+        finish_run(run_dir, recipe, parts.pipeline_tag, metrics, parts.usage.format(model=run_dir))
+    accelerator.wait_for_everyone()
+    accelerator.end_training()  # closes trackers and, under a launcher, the process group
+    return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
