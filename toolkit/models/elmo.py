@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-from .base import ModelFamily
 from .modeling_elmo import ElmoConfig, ElmoForSequenceClassification, ElmoForTokenClassification, ElmoModel
+from .rnn_lm import CheckedConfigFamily
 
 # tiny: 2 layers, 128-wide outputs per direction (LSTM cell 512 projected to 128, as ELMo does 4096 -> 512).
 SIZES = {
@@ -47,7 +47,7 @@ def build(config: ElmoConfig) -> ElmoModel:
     return ElmoModel(config)
 
 
-FAMILY = ModelFamily(
+FAMILY = CheckedConfigFamily(
     name="elmo",
     tasks=("bilm", "elmo_classify", "elmo_ner"),
     config_class=ElmoConfig,

@@ -126,9 +126,12 @@ class ElmoPreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module):
         std = self.config.initializer_range
-        if isinstance(module, (nn.Embedding, nn.Linear)):
+        if isinstance(module, nn.Embedding):
             nn.init.uniform_(module.weight, -std, std)
-            if getattr(module, "bias", None) is not None:
+        elif isinstance(module, nn.Linear):  # head layers (the LM softmax is tied to the embeddings)
+            bound = module.in_features**-0.5
+            nn.init.uniform_(module.weight, -bound, bound)
+            if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.LSTM):
             bound = module.hidden_size**-0.5
@@ -213,9 +216,13 @@ class _ElmoWithHead(ElmoPreTrainedModel):
             head += [nn.Linear(width, config.head_hidden), nn.ReLU(), nn.Dropout(config.head_dropout)]
             width = config.head_hidden
         self.head = nn.Sequential(*head, nn.Linear(width, config.num_labels))
-        if config.freeze_bilm:
-            self.elmo.requires_grad_(False)
         self.post_init()
+        self.apply_freeze()
+
+    def apply_freeze(self) -> None:
+        """Mark the biLM's parameters untrainable when ``freeze_bilm`` (call again after from_pretrained,
+        which may recreate parameters while loading)."""
+        self.elmo.requires_grad_(not self.config.freeze_bilm)
 
     def train(self, mode: bool = True):
         super().train(mode)

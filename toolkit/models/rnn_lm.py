@@ -7,6 +7,9 @@ registration with transformers' Auto classes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from .base import ModelFamily
@@ -35,12 +38,24 @@ def register_auto_classes() -> None:
     RnnLMForCausalLM.register_for_auto_class("AutoModelForCausalLM")
 
 
+@dataclass(frozen=True)
+class CheckedConfigFamily(ModelFamily):
+    """Also checks the config values at recipe load (cell: lstmm fails in a second, not mid-run)."""
+
+    def check_config(self, size: str | None, overrides: dict[str, Any], block_size: int) -> None:
+        super().check_config(size, overrides, block_size)
+        try:
+            self.config_class(**self.config_fields(size, overrides))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"model.config: {exc}") from None
+
+
 def build(config: RnnLMConfig) -> RnnLMForCausalLM:
     """A randomly initialised recurrent language model."""
     return RnnLMForCausalLM(config)
 
 
-FAMILY = ModelFamily(
+FAMILY = CheckedConfigFamily(
     name="rnn_lm",
     tasks=("causal_lm",),
     config_class=RnnLMConfig,

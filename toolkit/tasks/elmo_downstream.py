@@ -162,6 +162,7 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
         str(bilm_dir), num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)}, **config,
     )
+    model.apply_freeze()
     collate = make_collate(tokenizer.pad_token_id, per_token=recipe.task == "elmo_ner")
     train_dl = DataLoader(data["train"], batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
                           collate_fn=collate, generator=torch.Generator().manual_seed(recipe.seed))

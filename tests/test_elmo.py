@@ -1,0 +1,181 @@
+"""ELMo: the biLM, the scalar mix, frozen-biLM downstream heads, NER tags from POS, and `toolkit embed`."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+import yaml
+
+import toolkit
+from toolkit.cli import main
+from toolkit.data.ner import char_bio, chunks, entity_f1, entity_spans
+from toolkit.models.modeling_elmo import ElmoConfig, ElmoForSequenceClassification, ElmoModel, ScalarMix, reverse_padded
+
+SMALL = ["data.block_size=32", "train.batch_size=8", "train.log_every=1", "train.mixed_precision=no", "eval.max_batches=2"]
+TINY_BILM = [*SMALL, "model.config={num_layers: 2, embedding_size: 16, hidden_size: 32}", "data.max_rows=200",
+             "train.max_steps=4", "train.eval_every=2", "train.save_every=4", "train.schedule.warmup_steps=0"]
+
+
+def tiny_config(**extra) -> ElmoConfig:
+    return ElmoConfig(vocab_size=30, embedding_size=8, hidden_size=16, num_layers=2, pad_token_id=0, **extra)
+
+
+def test_backward_direction_sees_only_the_future_and_ignores_padding():
+    torch.manual_seed(0)
+    model = ElmoModel(tiny_config()).eval()
+    ids = torch.randint(1, 30, (1, 7))
+    layers = model(input_ids=ids).layers  # (3, 1, 7, 16)
+    assert layers.shape == (3, 1, 7, 16)
+    changed = ids.clone()
+    changed[0, 6] = (ids[0, 6] % 29) + 1  # change the last token only
+    other = model(input_ids=changed).layers
+    width = 8
+    # Forward halves before the change are untouched; backward halves change everywhere before it.
+    assert torch.allclose(layers[1:, 0, :6, :width], other[1:, 0, :6, :width])
+    assert not torch.allclose(layers[1:, 0, :6, width:], other[1:, 0, :6, width:])
+    # Right padding does not change the real positions in either direction.
+    padded = torch.cat([ids, torch.zeros(1, 3, dtype=torch.long)], 1)
+    mask = torch.cat([torch.ones(1, 7), torch.zeros(1, 3)], 1).long()
+    assert torch.allclose(model(input_ids=padded, attention_mask=mask).layers[:, :, :7], layers, atol=1e-6)
+
+
+def test_reverse_padded_reverses_within_each_length():
+    x = torch.arange(8).view(2, 4)
+    assert reverse_padded(x, torch.tensor([4, 2])).tolist() == [[3, 2, 1, 0], [5, 4, 6, 7]]
+
+
+def test_both_directions_have_a_loss():
+    model = ElmoModel(tiny_config())
+    ids = torch.randint(1, 30, (2, 6))
+    out = model(input_ids=ids, labels=ids)
+    assert torch.allclose(out.loss, (out.forward_loss + out.backward_loss) / 2)
+    assert model.elmo.lm_head.weight is model.elmo.embed_tokens.weight
+
+
+def test_scalar_mix_is_softmax_normalised_and_learns():
+    mix = ScalarMix(3)
+    layers = torch.stack([torch.full((2, 4), float(k)) for k in range(3)])
+    assert torch.allclose(mix(layers), torch.full((2, 4), 1.0))  # plain average at the start
+    torch.manual_seed(0)
+    random_layers = torch.randn(3, 5, 4)
+    optimizer = torch.optim.Adam(mix.parameters(), lr=0.1)
+    for _ in range(100):  # learn to pick the top layer
+        loss = ((mix(random_layers) - random_layers[2]) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    weights = mix.normalized_weights()
+    assert torch.isclose(weights.sum(), torch.tensor(1.0)) and (weights > 0).all()
+    assert weights[2] > 0.8  # almost all weight on the layer that fits the target
+
+
+def test_mix_choices_pick_layers():
+    assert tiny_config(mix="scalar").mixed_layers == [0, 1, 2]
+    assert tiny_config(mix="embedding").mixed_layers == [0]
+    assert tiny_config(mix="top").mixed_layers == [2]
+    with pytest.raises(ValueError):
+        tiny_config(mix="everything")
+
+
+def test_ner_tags_from_pos():
+    chars, tags = char_bio(["主席", "江", "泽民", "在", "北京", "会见", "新华社", "记者"], ["n", "nr", "nr", "p", "ns", "v", "nt", "n"])
+    assert "".join(chars) == "主席江泽民在北京会见新华社记者"
+    assert tags[2:5] == ["B-PER", "I-PER", "I-PER"] and tags[6:8] == ["B-LOC", "I-LOC"] and tags[10:13] == ["B-ORG", "I-ORG", "I-ORG"]
+    assert entity_spans(tags) == {(2, 5, "PER"), (6, 8, "LOC"), (10, 13, "ORG")}
+    assert all(not t[0].startswith("I-") for _, t in chunks(chars, tags, 4))  # never cut inside an entity
+    assert sum(len(c) for c, _ in chunks(chars, tags, 4)) == len(chars)
+    wrong = tags[:6] + ["O", "O"] + tags[8:]
+    assert entity_f1([tags], [wrong]) == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8})
+
+
+@pytest.fixture(scope="module")
+def bilm(tmp_path_factory):
+    out = tmp_path_factory.mktemp("elmo") / "bilm"
+    return toolkit.run("elmo/tiny_bilm", overrides=[*TINY_BILM, f"output.dir={out}"])
+
+
+def test_bilm_trains_and_reports_both_directions(bilm):
+    from transformers import AutoModel
+
+    metrics = json.loads((bilm.run_dir / "metrics.json").read_text())
+    assert metrics["final"]["forward_perplexity"] > 1 and metrics["final"]["backward_perplexity"] > 1
+    assert metrics["log"][-1]["loss"] < metrics["log"][0]["loss"]
+    assert type(AutoModel.from_pretrained(bilm.run_dir)).__name__ == "ElmoModel"
+    assert (bilm.run_dir / "modeling_elmo.py").is_file()
+
+
+@pytest.fixture(scope="module")
+def sentiment_card(tmp_path_factory):
+    """Two classes a biLM of People's Daily characters can separate: a tiny local labelled card."""
+    root = tmp_path_factory.mktemp("card")
+    rng = random.Random(0)
+    good, bad = "好棒喜欢满意推荐", "差坏失望退货糟糕"
+    for name, chars in (("pos", good), ("neg", bad)):
+        lines = ["".join(rng.choice(chars + "的了是很") for _ in range(rng.randint(5, 12))) for _ in range(120)]
+        (root / f"{name}.txt").write_text("\n".join(lines), encoding="utf-8")
+    card = {"name": "tiny_sentiment", "description": "test", "source": {"files": {"negative": str(root / "neg.txt"), "positive": str(root / "pos.txt")}, "format": "labelled_lines"},
+            "splits": {"validation": 0.2, "test": 0.1, "seed": 0}, "views": ["text", "text_label"], "labels": ["negative", "positive"]}
+    path = root / "card.yaml"
+    path.write_text(yaml.safe_dump(card, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def sentiment(bilm, sentiment_card, tmp_path_factory):
+    out = tmp_path_factory.mktemp("elmo") / "sentiment"
+    return toolkit.run("elmo/tiny_sentiment", overrides=[
+        *SMALL, f"data.card={sentiment_card}", f"model.config.bilm_from={bilm.run_dir}", "train.max_steps=100",
+        "train.eval_every=100", "train.save_every=100", "train.optimizer.lr=0.02", "train.schedule.warmup_steps=0",
+        "eval.max_batches=10", f"output.dir={out}"])
+
+
+def test_downstream_head_learns_with_the_bilm_frozen(bilm, sentiment):
+    from transformers import AutoModel, AutoModelForSequenceClassification
+
+    metrics = json.loads((sentiment.run_dir / "metrics.json").read_text())
+    assert metrics["final"]["accuracy"] > 0.8, metrics["final"]
+    weights = metrics["layer_weights"]
+    assert set(weights) == {"embedding", "lstm_1", "lstm_2", "gamma"}
+    assert sum(v for k, v in weights.items() if k != "gamma") == pytest.approx(1.0)
+    assert weights["embedding"] != pytest.approx(1 / 3, abs=1e-4), "the mix did not move"
+    assert metrics["train"]["trainable_parameters"] < metrics["train"]["parameters"] / 5
+    # The saved biLM weights are exactly the pretrained ones: the biLM was frozen.
+    before = AutoModel.from_pretrained(bilm.run_dir).elmo.state_dict()
+    model = AutoModelForSequenceClassification.from_pretrained(sentiment.run_dir)
+    assert isinstance(model, ElmoForSequenceClassification)
+    after = model.elmo.state_dict()
+    assert set(after) == set(before) - {"lm_head.weight"}
+    assert all(torch.equal(after[k], before[k]) for k in after)
+    model.train()
+    assert not model.elmo.training and model.head.training  # frozen biLM stays in eval mode (no dropout)
+
+
+def test_embedding_only_baseline_mixes_layer_zero(bilm, sentiment_card, tmp_path):
+    done = toolkit.run("elmo/tiny_sentiment_layer0", overrides=[
+        *SMALL, f"data.card={sentiment_card}", f"model.config.bilm_from={bilm.run_dir}", "train.max_steps=2",
+        "train.eval_every=2", "train.save_every=2", f"output.dir={tmp_path / 'base'}"])
+    assert set(done.metrics["layer_weights"]) == {"embedding", "gamma"}
+
+
+def test_ner_head_trains(bilm, tmp_path):
+    done = toolkit.run("elmo/tiny_ner", overrides=[
+        *SMALL, "data.max_rows=200", f"model.config.bilm_from={bilm.run_dir}", "train.max_steps=3",
+        "train.eval_every=3", "train.save_every=3", f"output.dir={tmp_path / 'ner'}"])
+    assert {"precision", "recall", "f1"} <= set(done.metrics["final"])
+    assert json.loads((done.run_dir / "config.json").read_text())["id2label"]["1"] == "B-PER"
+
+
+def test_downstream_needs_a_bilm(tmp_path):
+    with pytest.raises(toolkit.ToolkitError, match="bilm_from"):
+        toolkit.run("elmo/tiny_sentiment", overrides=[*SMALL, "model.config.bilm_from=null", f"output.dir={tmp_path / 'x'}"])
+
+
+def test_embed_cli(bilm, sentiment, capsys):
+    assert main(["embed", str(bilm.run_dir), "今天天气很好"]) == 0
+    assert "(3, 6, 32)" in capsys.readouterr().out
+    assert main(["embed", str(sentiment.run_dir), "今天天气很好", "--layer-weights"]) == 0
+    out = capsys.readouterr().out
+    assert "scalar mix: (6, 32)" in out and "learned layer weights: embedding" in out and "gamma" in out

@@ -1,0 +1,137 @@
+"""RNN / LSTM / GRU language models: the model itself, tiny runs per cell, loading and generation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import toolkit
+from toolkit.cli import main
+from toolkit.models.modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
+
+TINY_RNN = [
+    "model.config={cell: CELL, num_layers: 2, hidden_size: 24, embedding_size: 16}",
+    "data.block_size=32",
+    "data.max_rows=200",
+    "train.batch_size=8",
+    "train.max_steps=4",
+    "train.eval_every=2",
+    "train.save_every=4",
+    "train.log_every=1",
+    "train.mixed_precision=no",
+    "train.schedule.warmup_steps=0",
+    "eval.max_batches=2",
+    "eval.generation.max_new_tokens=6",
+]
+
+
+def tiny_model(cell: str) -> RnnLMForCausalLM:
+    torch.manual_seed(0)
+    config = RnnLMConfig(vocab_size=40, cell=cell, num_layers=2, hidden_size=12, embedding_size=8,
+                         bos_token_id=1, eos_token_id=1, pad_token_id=0)
+    return RnnLMForCausalLM(config).eval()
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_cached_state_and_left_padding_give_the_same_logits(cell):
+    model = tiny_model(cell)
+    ids = torch.randint(2, 40, (2, 9))
+    full = model(input_ids=ids).logits
+    first = model(input_ids=ids[:, :5])
+    rest = model(input_ids=ids[:, 5:], cache=first.cache)
+    assert torch.allclose(torch.cat([first.logits, rest.logits], 1), full, atol=1e-5)
+    padded = torch.cat([torch.zeros(2, 3, dtype=torch.long), ids], 1)
+    mask = (padded != 0).long()
+    mask[:, 3:] = 1
+    assert torch.allclose(model(input_ids=padded, attention_mask=mask).logits[:, 3:], full, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_generate_with_cache_equals_recomputing_the_sequence(cell):
+    model = tiny_model(cell)
+    prompt = torch.randint(2, 40, (2, 4))
+    generated = model.generate(prompt, max_new_tokens=5, do_sample=False)
+    expected = prompt
+    for _ in range(5):
+        expected = torch.cat([expected, model(input_ids=expected).logits[:, -1].argmax(-1, keepdim=True)], 1)
+    assert torch.equal(generated, expected)
+    assert model.generate(prompt, max_new_tokens=3, num_beams=3, do_sample=False).shape == (2, 7)
+
+
+def test_tied_embeddings_and_labels_loss():
+    model = tiny_model("lstm")
+    assert model.lm_head.weight is model.embed_tokens.weight
+    ids = torch.randint(2, 40, (3, 6))
+    out = model(input_ids=ids, labels=ids)
+    manual = torch.nn.functional.cross_entropy(out.logits[:, :-1].reshape(-1, 40), ids[:, 1:].reshape(-1))
+    assert torch.allclose(out.loss, manual)
+
+
+def test_unknown_cell_is_refused_at_recipe_load():
+    with pytest.raises(toolkit.RecipeError, match="cell"):
+        toolkit.load_recipe("rnn_lm/tiny_lstm_pretrain", ["model.config.cell=transformer"])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rnn")
+    out = {}
+    for cell in ("rnn", "lstm", "gru"):
+        overrides = [o.replace("CELL", cell) for o in TINY_RNN] + [f"output.dir={root / cell}"]
+        out[cell] = toolkit.run(f"rnn_lm/tiny_{cell}_pretrain", overrides=overrides)
+    return out
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_each_cell_trains_and_its_folder_loads_and_generates(runs, cell):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run_dir = runs[cell].run_dir
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["train"]["steps"] == 4 and metrics["final"]["perplexity"] > 1
+    assert metrics["log"][-1]["loss"] < metrics["log"][0]["loss"]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["cell"] == cell and config["auto_map"]["AutoModelForCausalLM"] == "modeling_rnn_lm.RnnLMForCausalLM"
+    assert (run_dir / "modeling_rnn_lm.py").is_file() and (run_dir / "model.safetensors").is_file()
+    model = AutoModelForCausalLM.from_pretrained(run_dir)
+    tokenizer = AutoTokenizer.from_pretrained(run_dir)
+    assert model.config.cell == cell
+    prompt = tokenizer("中国", return_tensors="pt", add_special_tokens=False)
+    out = model.generate(**prompt, max_new_tokens=4, do_sample=False)
+    assert out.shape == (1, prompt["input_ids"].shape[1] + 4)
+    texts = toolkit.generate(run_dir, ["人民"], seed=0, max_new_tokens=3)
+    assert texts[0].startswith("人民") and len(texts[0]) > 2
+
+
+def test_trust_remote_code_loads_without_toolkit(runs):
+    """A pushed folder carries its code: a fresh interpreter that never imports toolkit loads it."""
+    code = (
+        "import sys;from transformers import AutoModelForCausalLM, pipeline;"
+        f"m = AutoModelForCausalLM.from_pretrained({str(runs['gru'].run_dir)!r}, trust_remote_code=True);"
+        f"g = pipeline('text-generation', model={str(runs['gru'].run_dir)!r}, trust_remote_code=True);"
+        "out = g('中国', max_new_tokens=3, do_sample=False)[0]['generated_text'];"
+        "assert 'toolkit' not in sys.modules, 'toolkit was imported';"
+        "print(type(m).__module__, out)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "transformers_modules" in done.stdout and "中国" in done.stdout
+
+
+def test_compare_prints_a_table_and_plots(runs, tmp_path, capsys):
+    plot = tmp_path / "curves.png"
+    dirs = [str(runs[c].run_dir) for c in ("rnn", "lstm", "gru")]
+    assert main(["compare", *dirs, "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "rnn_lm/gru" in out and "perplexity" in out and "parameters" in out and "train_seconds" in out
+    assert plot.is_file() and plot.stat().st_size > 1000
+    assert main(["compare", *dirs, "--plot", "", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in rows] == ["rnn_lm/rnn", "rnn_lm/lstm", "rnn_lm/gru"]
+    # Same width, so the LSTM has 4x and the GRU 3x the recurrent weights of the plain RNN.
+    assert rows[0]["parameters"] < rows[2]["parameters"] < rows[1]["parameters"]
