@@ -331,3 +331,25 @@ def test_embedding_from_vectors_for_a_char_tokenizer():
     assert torch.count_nonzero(embedding.weight[tokenizer.pad_token_id]) == 0
     assert embedding.coverage == pytest.approx(3 / len(vocab))
     assert embedding(torch.tensor([[vocab["山"]]])).shape == (1, 1, 4)
+
+
+# --------------------------------------------------------------------------- full recipes (slow)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, level, floors", [
+    ("recipes/word2vec/skipgram_word_pd98.yaml", "word", {"analogy_3cosadd": 0.03, "similarity_spearman": 0.25}),
+    ("recipes/word2vec/skipgram_char_pd98.yaml", "char", {"analogy_3cosadd": 0.02, "similarity_spearman": 0.15}),
+    ("recipes/word2vec/cbow_word_sanguo.yaml", "word", {}),
+])
+def test_bundled_word2vec_recipe_learns(recipe, level, floors, tmp_path):
+    result = toolkit.run(recipe, [f"output.dir={tmp_path / 'run'}"])
+    final = result.metrics["final"]
+    for name, floor in floors.items():
+        assert final[name] > floor, (name, final)
+    # Chance on the analogy set is about 1 in the vocabulary size; the loss must fall too.
+    epochs = result.metrics["train"]["epochs"]
+    assert epochs[-1]["loss"] < epochs[0]["loss"]
+    assert final["validation_token_coverage"] > 0.8
+    vectors = load_vectors(result.run_dir)
+    assert all(len(w) == 1 for w in vectors.index_to_key) == (level == "char")
