@@ -33,6 +33,9 @@ class DataSection(_Section):
     max_rows: int | None = Field(
         None, ge=1, description="Read at most this many rows of the source (quick experiments)."
     )
+    tags: Literal["ner", "pos", "cws"] | None = Field(
+        None, description="token_classification: character tags to derive (NER BIO, POS, segmentation B/M/E/S)."
+    )
 
 
 class TokenizerSection(_Section):
@@ -68,6 +71,13 @@ class PeftSection(_Section):
     dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] | None = Field(None, description="Module names; default: the family's.")
     merge: bool = Field(False, description="Also save the merged model in RUN_DIR/merged.")
+
+
+class MlmSection(_Section):
+    """Masked-language-model settings of BERT pretraining (bert_pretrain)."""
+
+    probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens to predict (80/10/10 rule).")
+    whole_word_mask: bool = Field(False, description="Mask whole words (jieba or the corpus's segmentation).")
 
 
 class OptimizerSection(_Section):
@@ -155,6 +165,7 @@ class Recipe(_Section):
     output: OutputSection
     hub: HubSection = Field(default_factory=HubSection)
     peft: PeftSection | None = None
+    mlm: MlmSection | None = None
 
     @model_validator(mode="after")
     def _check_task_and_family(self) -> Recipe:
@@ -194,6 +205,12 @@ class Recipe(_Section):
             if self.peft is not None:
                 raise ValueError("peft (LoRA) adapts a pretrained model: set model.init_from")
         family.check_training(self)
+        if self.task == "bert_pretrain":
+            self.mlm = self.mlm or MlmSection()
+        elif self.mlm is not None:
+            raise ValueError(f"the mlm section belongs to task bert_pretrain, not {self.task}")
+        if self.task == "token_classification" and self.data.tags is None:
+            raise ValueError("task token_classification needs data.tags: ner, pos or cws")
         if self.hub.push and not self.hub.repo_id:
             raise ValueError("hub.push is true but hub.repo_id is not set (e.g. user/my-model)")
         return self

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from .errors import ToolkitError
@@ -63,7 +63,17 @@ def train_tokenizer(spec: TokenizerSection, texts, special_tokens: dict[str, str
     if tokenizer.get_vocab_size() <= len(specials):
         raise ToolkitError("The tokenizer learned no tokens: the training text is empty.")
     _pad_vocabulary(tokenizer, spec.pad_to_multiple_of)
+    if "cls_token" in special_tokens and "sep_token" in special_tokens:
+        _add_cls_sep(tokenizer, special_tokens["cls_token"], special_tokens["sep_token"])
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **special_tokens)
+
+
+def _add_cls_sep(tokenizer: Tokenizer, cls: str, sep: str) -> None:
+    """BERT-style framing: [CLS] A [SEP] and [CLS] A [SEP] B [SEP] with segment ids 0/1."""
+    ids = [(cls, tokenizer.token_to_id(cls)), (sep, tokenizer.token_to_id(sep))]
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B:1 {sep}:1", special_tokens=ids
+    )
 
 
 def _pad_vocabulary(tokenizer: Tokenizer, multiple: int) -> None:

@@ -83,6 +83,9 @@ class DataCard(_Strict):
     splits: Splits = Field(default_factory=Splits)
     views: list[str] = Field(default_factory=lambda: ["text"])
     labels: list[str] | None = Field(None, description="Label names, in label-id order.")
+    document_rows: int | None = Field(
+        None, ge=1, description="For sources without document structure: this many consecutive rows form one document."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DataCard:

@@ -8,6 +8,7 @@ source files' sizes and modification times, and the code; a second run reads the
 from __future__ import annotations
 
 import hashlib
+import random
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,8 @@ def _generate_rows(card_json: str, split: str, max_rows: int | None, signature: 
     for number, row in enumerate(iter_source_rows(card, split_data, split, files)):
         if max_rows is not None and number >= max_rows:
             break
+        if card.document_rows and "document" not in row:
+            row["document"] = number // card.document_rows
         if not isinstance(row.get("text", ""), str):
             raise DataError(f"Data card '{card.name}': column 'text' holds {type(row['text']).__name__}, not text.")
         for out in apply_steps(row, fns) if "text" in row else [row]:
@@ -102,7 +105,10 @@ def _count(fraction: float, total: int) -> int:
 
 
 def carve_splits(train: datasets.Dataset, card: DataCard) -> datasets.DatasetDict:
-    """Seeded validation/test carved out of a single train split."""
+    """Seeded validation/test carved out of a single train split (whole documents when rows
+    belong to documents, so held-out text never shares a document with training text)."""
+    if "document" in train.column_names:
+        return _carve_documents(train, card)
     n_val, n_test = _count(card.splits.validation, len(train)), _count(card.splits.test, len(train))
     if n_val + n_test == 0:
         return datasets.DatasetDict(train=train)
@@ -118,6 +124,24 @@ def carve_splits(train: datasets.Dataset, card: DataCard) -> datasets.DatasetDic
         out["validation"], out["test"] = held["train"], held["test"]
     else:
         out["validation" if n_val else "test"] = parts["test"]
+    return out
+
+
+def _carve_documents(train: datasets.Dataset, card: DataCard) -> datasets.DatasetDict:
+    documents = sorted(set(train["document"]))
+    n_val, n_test = _count(card.splits.validation, len(documents)), _count(card.splits.test, len(documents))
+    if n_val + n_test >= len(documents):
+        raise DataError(
+            f"Data card '{card.name}': {len(documents)} documents are too few to hold out {n_val} validation "
+            f"and {n_test} test documents; lower splits.validation/splits.test or use more data."
+        )
+    random.Random(card.splits.seed).shuffle(documents)
+    held = {"validation": set(documents[:n_val]), "test": set(documents[n_val : n_val + n_test])}
+    out_of_train = held["validation"] | held["test"]
+    out = datasets.DatasetDict(train=train.filter(lambda d: d not in out_of_train, input_columns="document"))
+    for split, chosen in held.items():
+        if chosen:
+            out[split] = train.filter(lambda d, chosen=chosen: d in chosen, input_columns="document")
     return out
 
 

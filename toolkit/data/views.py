@@ -8,6 +8,7 @@ VIEWS: dict[str, list[str]] = {
     "pos_tags": ["words", "pos"],  # POS tagging, NER derived from nr/ns/nt
     "text_label": ["text", "label"],  # sequence classification
     "documents": ["document", "text"],  # next-sentence prediction
+    "word_documents": ["document", "words"],  # next-sentence prediction with whole-word masking
 }
 
 # What a card must do to provide a column it lacks.

@@ -13,7 +13,8 @@ from ..errors import did_you_mean
 class ModelFamily:
     """A model family: which tasks it serves, its config class, named sizes and special tokens.
 
-    ``build(config)`` returns a freshly initialised model; ``special_tokens`` maps tokenizer roles
+    ``build(config)`` returns a freshly initialised model (families whose tasks need different
+    heads leave it None and each task's Auto class builds from the config); ``special_tokens`` maps tokenizer roles
     (bos_token, eos_token, pad_token, unk_token, ...) to the strings a tokenizer trained for this
     family must contain.
     """
@@ -24,7 +25,7 @@ class ModelFamily:
     sizes: dict[str, dict[str, Any]]
     default_size: str
     special_tokens: dict[str, str]
-    build: Callable[[Any], Any]
+    build: Callable[[Any], Any] | None  # None: the task's Auto class builds the model from the config
     positions_key: str | None = None  # config field holding the longest sequence the model takes
     fixed_config_keys: tuple[str, ...] = field(default=())  # set from the tokenizer, not by users
     model_types: tuple[str, ...] = field(default=())  # config.model_type values init_from may load

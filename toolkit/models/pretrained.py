@@ -21,11 +21,12 @@ def resolve_source(init_from: str) -> str:
     return init_from
 
 
-def load_pretrained(init_from: str, auto_class, family: ModelFamily, trust_remote_code: bool = False):
-    """The pretrained model behind ``init_from`` through a transformers Auto class."""
+def load_pretrained(init_from: str, auto_class, family: ModelFamily, trust_remote_code: bool = False, **head):
+    """The pretrained model behind ``init_from`` through a transformers Auto class; ``head``
+    configures a new task head (num_labels, id2label ...), which starts untrained."""
     source = resolve_source(init_from)
     try:
-        model = auto_class.from_pretrained(source, trust_remote_code=trust_remote_code)
+        model = auto_class.from_pretrained(source, trust_remote_code=trust_remote_code, **head)
     except (OSError, ValueError) as exc:
         from huggingface_hub.constants import HF_HUB_OFFLINE
 

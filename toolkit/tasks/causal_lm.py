@@ -11,7 +11,6 @@ import hashlib
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM
 
 from ..data import load_corpus
@@ -20,15 +19,14 @@ from ..generation import generate_text, generation_config
 from ..metrics import load_metric
 from ..models import FAMILIES
 from ..recipe import Recipe
-from ..reporting.metrics import read_metrics, write_metrics
 from ..training import make_accelerator
 from .base import Task
-from ..models.pretrained import load_pretrained, resolve_source
-from ..tokenization import load_tokenizer
-from .common import RunOutcome, prepare_model, refresh_model_card, run_tokenizer
-from .runner import Training, train_and_save
+from .common import RunOutcome, prepare_model, run_tokenizer
+from .runner import Training, evaluate_saved, train_and_save
 
 PIPELINE_TAG = "text-generation"
+# Part of the packed blocks' cache key, so editing this file never serves blocks of older code.
+_CODE_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 USAGE = """
 from transformers import pipeline
 
@@ -57,7 +55,7 @@ def pack_blocks(corpus, tokenizer, block_size: int):
 
     packed = {}
     for split, dataset in corpus.items():
-        key = f"{dataset._fingerprint}-{tokenizer_hash}-{block_size}"
+        key = f"{dataset._fingerprint}-{tokenizer_hash}-{block_size}-{_CODE_VERSION}"
         tokens = dataset.map(
             tokenize, batched=True, remove_columns=dataset.column_names,
             new_fingerprint=hashlib.sha256(f"tok-{key}".encode()).hexdigest()[:32], desc=f"tokenize {split}",
@@ -128,26 +126,13 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
 def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = None,
                  max_batches: int | None = None) -> dict[str, float]:
     """Re-evaluate a saved run folder (or any causal-LM model folder) on a card's split."""
-    card = card or recipe.data.card
-    family = FAMILIES[recipe.model.family]
-    model = family.prepare(load_pretrained(str(run_dir), AutoModelForCausalLM, family, recipe.model.trust_remote_code))
-    tokenizer = load_tokenizer(resolve_source(str(run_dir)))
-    corpus = load_corpus(card, view="text", max_rows=recipe.data.max_rows)
-    if split not in corpus:
-        raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
-    blocks = pack_blocks({split: corpus[split]}, tokenizer, recipe.data.block_size)[split]
-    accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir), track=False)
-    loader = DataLoader(blocks, batch_size=recipe.eval.batch_size or recipe.train.batch_size, collate_fn=_collate)
-    model, loader = accelerator.prepare(model, loader)
-    result = evaluate_lm(accelerator, model, loader, max_batches)
-    if accelerator.is_main_process and (Path(run_dir) / "recipe.yaml").is_file():
-        metrics = read_metrics(run_dir)
-        metrics.setdefault("evaluations", []).append(
-            {"split": split, "card": card, "metrics": {"perplexity": result["perplexity"], "loss": result["loss"]}}
-        )
-        write_metrics(run_dir, metrics)
-        refresh_model_card(run_dir, recipe, PIPELINE_TAG, USAGE.format(model=run_dir))
-    return result
+    return evaluate_saved(
+        run_dir, recipe, split, card, AutoModelForCausalLM,
+        examples=lambda rows, tokenizer: pack_blocks({split: rows.select_columns(["text"])}, tokenizer, recipe.data.block_size)[split],
+        collate=lambda tokenizer: _collate,
+        evaluate=lambda accelerator, model, loader: evaluate_lm(accelerator, model, loader, max_batches),
+        pipeline_tag=PIPELINE_TAG, usage=USAGE,
+    )
 
 
 TASK = Task(

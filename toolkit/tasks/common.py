@@ -41,15 +41,21 @@ def run_tokenizer(recipe: Recipe, family: ModelFamily, train_texts, run_dir: Pat
     return tokenizer
 
 
-def prepare_model(recipe: Recipe, family: ModelFamily, tokenizer, auto_class, peft_task_type: str):
+def prepare_model(recipe: Recipe, family: ModelFamily, tokenizer, auto_class, peft_task_type: str, **head):
     """The model a run trains: built from scratch or loaded from ``model.init_from``, with
-    ``train.freeze`` applied and LoRA adapters added when the recipe has a ``peft`` section."""
+    ``train.freeze`` applied and LoRA adapters added when the recipe has a ``peft`` section.
+    ``head`` holds config fields of the task's head (num_labels, id2label ...)."""
     if recipe.model.init_from:
-        model = load_pretrained(recipe.model.init_from, auto_class, family, recipe.model.trust_remote_code)
+        model = load_pretrained(recipe.model.init_from, auto_class, family, recipe.model.trust_remote_code, **head)
         if len(tokenizer) > model.get_input_embeddings().num_embeddings:
             model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
     else:
-        model = family.build(family.make_config(recipe.model.size, recipe.model.config, tokenizer))
+        config = family.make_config(recipe.model.size, recipe.model.config, tokenizer)
+        config.update(head)
+        if family.build is not None:
+            model = family.build(config)
+        else:
+            model = auto_class.from_config(config, attn_implementation="sdpa")
     model = family.prepare(model)
     if recipe.train.freeze:
         freeze(model, recipe.train.freeze, family)

@@ -35,6 +35,7 @@ class Training:
     usage: str
     loss_fn: Callable = causal_lm_loss
     extra_metrics: dict[str, Any] | None = None  # task facts for metrics.json (labels, ...)
+    eval_collate: Callable[[list[dict]], dict] | None = None  # when evaluation batches differ (fixed masks)
 
 
 def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, resume: bool, callbacks=()) -> RunOutcome:
@@ -52,7 +53,7 @@ def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, 
             f"{recipe.train.batch_size}; lower the batch size or use more data."
         )
     eval_dl = DataLoader(parts.eval_dataset, batch_size=recipe.eval.batch_size or recipe.train.batch_size,
-                         collate_fn=parts.collate)
+                         collate_fn=parts.eval_collate or parts.collate)
     model = parts.model
     optimizer = build_optimizer(model, recipe.train)
     scheduler = build_scheduler(optimizer, recipe.train)
@@ -95,3 +96,39 @@ def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, 
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes trackers and, under a launcher, the process group
     return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
+
+
+def evaluate_saved(
+    run_dir: Path, recipe: Recipe, split: str, card: str | None, auto_class, *,
+    examples: Callable[[Any, Any], Any], collate: Callable, evaluate: Callable, pipeline_tag: str, usage: str,
+) -> dict[str, float]:
+    """Re-evaluate a saved model folder: ``examples(corpus_split, tokenizer)`` makes the task's
+    examples, ``evaluate(accelerator, model, loader)`` scores them. A run folder gets the result
+    appended to its metrics.json and model card."""
+    from ..data import load_corpus
+    from ..models import FAMILIES
+    from ..models.pretrained import load_pretrained, resolve_source
+    from ..reporting.metrics import read_metrics, write_metrics
+    from ..rundir import is_run_dir
+    from ..tokenization import load_tokenizer
+    from ..training import make_accelerator
+    from .common import refresh_model_card
+
+    card = card or recipe.data.card
+    family = FAMILIES[recipe.model.family]
+    model = family.prepare(load_pretrained(str(run_dir), auto_class, family, recipe.model.trust_remote_code))
+    tokenizer = load_tokenizer(resolve_source(str(run_dir)))
+    corpus = load_corpus(card, max_rows=recipe.data.max_rows)
+    if split not in corpus:
+        raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
+    accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir), track=False)
+    loader = DataLoader(examples(corpus[split], tokenizer), batch_size=recipe.eval.batch_size or recipe.train.batch_size,
+                        collate_fn=collate(tokenizer))
+    model, loader = accelerator.prepare(model, loader)
+    result = {k: v for k, v in evaluate(accelerator, model, loader).items() if isinstance(v, (int, float))}
+    if accelerator.is_main_process and is_run_dir(run_dir):
+        metrics = read_metrics(run_dir)
+        metrics.setdefault("evaluations", []).append({"split": split, "card": card, "metrics": result})
+        write_metrics(run_dir, metrics)
+        refresh_model_card(run_dir, recipe, pipeline_tag, usage.format(model=run_dir))
+    return result
