@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import cli_rnn, cli_word2vec
+from . import cli_bert, cli_rnn, cli_word2vec
 from .errors import ToolkitError
 
 EPILOG = """examples:
@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each entry is a ``register(subparsers)`` function from a toolkit.cli_<family> module.
-FAMILY_COMMANDS: tuple = (cli_word2vec.register, cli_rnn.register)
+FAMILY_COMMANDS: tuple = (cli_word2vec.register, cli_rnn.register, cli_bert.register)
 
 
 def main(argv: list[str] | None = None) -> int:

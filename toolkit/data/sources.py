@@ -118,10 +118,21 @@ def read_json_docs(path: Path) -> Iterator[Row]:
 
 
 def read_labelled_lines(files_by_label: dict[str, list[Path]], labels: list[str]) -> Iterator[Row]:
-    for label, files in files_by_label.items():
+    """One file (or several) per label, read in turns, so any prefix (data.max_rows) holds every
+    label in about its share."""
+    def labelled(label: str, files: list[Path]) -> Iterator[Row]:
         for path in files:
             for row in read_text(path):
                 yield {**row, "label": labels.index(label)}
+
+    streams = [labelled(label, files) for label, files in files_by_label.items()]
+    while streams:
+        for stream in list(streams):
+            row = next(stream, None)
+            if row is None:
+                streams.remove(stream)
+            else:
+                yield row
 
 
 OWN_READERS = {"text": read_text, "word_pos": read_word_pos, "json_docs": read_json_docs}

@@ -71,7 +71,9 @@ def save_model(model, tokenizer, run_dir: Path, recipe: Recipe) -> dict[str, int
     model.save_pretrained(run_dir)
     tokenizer.save_pretrained(run_dir)
     if recipe.peft is not None:
-        model.base_model.model.generation_config.save_pretrained(run_dir)  # pipelines read it from here
+        base = model.get_base_model()
+        if base.can_generate():
+            base.generation_config.save_pretrained(run_dir)  # pipelines read it from the adapter folder
         if recipe.peft.merge:
             merged = model.merge_and_unload()
             merged.save_pretrained(Path(run_dir) / "merged")

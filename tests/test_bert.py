@@ -1,0 +1,143 @@
+"""BERT: whole-word masking, NSP pairs, pretraining, and fine-tuning for classification and tagging."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+import pytest
+import torch
+
+import toolkit
+from toolkit.cli import main
+from toolkit.data import load_corpus
+from toolkit.data.char_tags import char_cws, char_pos
+from toolkit.data.masking import IGNORE, MaskingCollator
+from toolkit.data.nsp import build_nsp_pairs
+from toolkit.models.bert import SPECIAL_TOKENS
+from toolkit.recipe import TokenizerSection
+from toolkit.tokenization import train_tokenizer
+
+TINY_BERT = [
+    "model.config={num_hidden_layers: 1, hidden_size: 32, num_attention_heads: 2, intermediate_size: 64}",
+    "data.max_rows=400", "data.block_size=64", "train.batch_size=8", "train.max_steps=4",
+    "train.eval_every=2", "train.save_every=2", "eval.max_batches=2",
+]
+FINETUNE = ["data.max_rows=300", "data.block_size=64", "train.batch_size=8", "train.max_steps=4",
+            "train.eval_every=2", "train.save_every=2", "eval.max_batches=2"]
+WORDS = ["今天", "天气", "很", "好", "我们", "一起", "去", "公园", "散步", "吧"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    corpus = load_corpus("peoples_daily_1998", view="text", max_rows=400)
+    return train_tokenizer(TokenizerSection(kind="char"), ["".join(WORDS), *corpus["train"]["text"]], SPECIAL_TOKENS)
+
+
+def _example(tokenizer):
+    ids = tokenizer("".join(WORDS))["input_ids"]  # [CLS] chars [SEP]
+    word_ids = [-1, *[i for i, w in enumerate(WORDS) for _ in w], -1]
+    assert len(ids) == len(word_ids)
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "word_ids": word_ids}
+
+
+def test_whole_word_masking_on_a_known_sentence(tokenizer):
+    example = _example(tokenizer)
+    word_ids = torch.tensor(example["word_ids"])
+    whole = MaskingCollator(tokenizer, probability=0.3, whole_word=True)
+    plain = MaskingCollator(tokenizer, probability=0.3, whole_word=False)
+    split_words = 0
+    for seed in range(30):
+        chosen = whole.choose(word_ids, torch.Generator().manual_seed(seed))
+        assert not chosen[0] and not chosen[-1], "never [CLS]/[SEP]"
+        for word in range(len(WORDS)):
+            in_word = chosen[word_ids == word]
+            assert in_word.all() or not in_word.any(), f"seed {seed}: word {WORDS[word]} partly masked"
+        chars = sum(map(len, WORDS))  # 16 characters: a budget of round(16 * 0.3) = 5 tokens
+        assert 1 <= int(chosen.sum()) <= round(chars * 0.3)
+        token_level = plain.choose(word_ids, torch.Generator().manual_seed(seed))
+        split_words += any(0 < int(token_level[word_ids == w].sum()) < len(WORDS[w]) for w in range(len(WORDS)))
+    assert split_words > 5, "without whole-word masking, words are split"
+    # One seed, shown: the positions (1-based characters) masked with and without it.
+    chosen = whole.choose(word_ids, torch.Generator().manual_seed(0)).nonzero().flatten().tolist()
+    spans = {WORDS[int(word_ids[p])] for p in chosen}
+    assert spans and all(0 < p <= 16 for p in chosen)
+
+
+def test_80_10_10_rule(tokenizer):
+    collator = MaskingCollator(tokenizer, probability=0.15)
+    ids = torch.randint(10, len(tokenizer) - 64, (64, 128))
+    masked, labels = collator.mask(ids, torch.arange(128).repeat(64, 1), torch.Generator().manual_seed(0))
+    chosen = labels != IGNORE
+    assert abs(chosen.float().mean().item() - 0.15) < 0.01
+    share_mask = (masked[chosen] == tokenizer.mask_token_id).float().mean().item()
+    share_kept = (masked[chosen] == ids[chosen]).float().mean().item()
+    assert abs(share_mask - 0.8) < 0.04 and abs(share_kept - 0.1) < 0.04
+
+
+def test_nsp_pairs_are_balanced_and_framed(tokenizer):
+    corpus = load_corpus("peoples_daily_1998", view="word_documents", max_rows=400)
+    pairs = build_nsp_pairs(corpus["train"], tokenizer, 64, whole_word=True, seed=0)
+    labels = collections.Counter(pairs["next_sentence_label"])
+    assert 0.4 < labels[1] / len(pairs) < 0.6
+    row = pairs[0]
+    sep = tokenizer.sep_token_id
+    assert row["input_ids"][0] == tokenizer.cls_token_id and row["input_ids"][-1] == sep
+    first_sep = row["input_ids"].index(sep)
+    assert set(row["token_type_ids"][: first_sep + 1]) == {0} and set(row["token_type_ids"][first_sep + 1:]) == {1}
+    assert max(len(r) for r in pairs["input_ids"]) <= 64
+    real = [w for w in row["word_ids"] if w >= 0]
+    assert real == sorted(real), "word ids increase: no word spans two places"
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bert") / "run"
+    return toolkit.run("bert/tiny_pretrain_wwm", overrides=[*TINY_BERT, f"output.dir={out}"])
+
+
+def test_pretraining_reports_mlm_and_nsp_and_fills_masks(pretrained, capsys):
+    final = pretrained.metrics["final"]
+    assert set(final) == {"mlm_accuracy", "mlm_perplexity", "nsp_accuracy"}
+    assert pretrained.metrics["whole_word_mask"] is True
+    from transformers import pipeline
+
+    fill = pipeline("fill-mask", model=str(pretrained.run_dir))
+    assert len(fill("今天[MASK]气很好", top_k=3)) == 3
+    assert main(["fill-mask", str(pretrained.run_dir), "今天[MASK]气很好", "--top-k", "2"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    assert main(["eval", str(pretrained.run_dir), "--split", "validation", "--max-batches", "1"]) == 0
+
+
+def test_sentiment_full_and_lora(pretrained, tmp_path, capsys):
+    full = toolkit.run("bert/tiny_sentiment", overrides=[*FINETUNE, f"model.init_from={pretrained.run_dir}",
+                                                          f"output.dir={tmp_path / 'full'}"])
+    lora = toolkit.run("bert/tiny_sentiment_lora", overrides=[*FINETUNE, f"model.init_from={pretrained.run_dir}",
+                                                               f"output.dir={tmp_path / 'lora'}"])
+    assert set(full.metrics["final"]) == {"accuracy", "macro_f1"} and full.metrics["labels"] == ["negative", "positive"]
+    assert lora.metrics["train"]["trainable_parameters"] < full.metrics["train"]["trainable_parameters"]
+    assert main(["predict", str(full.run_dir), "这本书写得真好"]) == 0
+    label, probability, _ = capsys.readouterr().out.strip().splitlines()[-1].split("\t")
+    assert label in ("negative", "positive") and 0.5 <= float(probability) <= 1
+
+
+def test_ner_and_pos_tagging(pretrained, tmp_path):
+    ner = toolkit.run("bert/tiny_ner", overrides=[*FINETUNE, f"model.init_from={pretrained.run_dir}",
+                                                  f"output.dir={tmp_path / 'ner'}"])
+    assert {"f1", "precision", "recall"} <= set(ner.metrics["final"])
+    assert ner.metrics["labels"][:3] == ["O", "B-PER", "I-PER"]
+    pos = toolkit.run("bert/tiny_pos", overrides=[*FINETUNE, f"model.init_from={pretrained.run_dir}",
+                                                  f"output.dir={tmp_path / 'pos'}"])
+    assert "n" in pos.metrics["labels"] and 0 <= pos.metrics["final"]["accuracy"] <= 1
+    config = json.loads((pos.run_dir / "config.json").read_text())
+    assert config["architectures"] == ["BertForTokenClassification"]
+
+
+def test_character_tags():
+    assert char_cws(["中华人民共和国", "的", "首都"])[1] == ["B", "M", "M", "M", "M", "M", "E", "S", "B", "E"]
+    assert char_pos(["北京", "是"], ["ns", "v"]) == (["北", "京", "是"], ["ns", "ns", "v"])
+
+
+def test_token_classification_needs_tags():
+    with pytest.raises(toolkit.RecipeError, match="data.tags"):
+        toolkit.load_recipe("bert/tiny_ner", ["data.tags=null"])
