@@ -5,6 +5,7 @@
     print(result.run_dir, result.metrics["final"])
 """
 
+from . import models  # noqa: F401  (makes the toolkit's own model types known to transformers' Auto classes)
 from .api import RunResult, evaluate, generate, run
 from .data import DataCard, list_cards, load_card, load_corpus, load_streaming_corpus
 from .errors import DataError, RecipeError, ToolkitError
