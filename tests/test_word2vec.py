@@ -190,8 +190,8 @@ def test_corpus_file_is_written_once_and_training_is_deterministic(tmp_path):
     assert not first.cached and again.cached and again.path == first.path
     lines = first.path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == first.lines and sum(len(line.split()) for line in lines) == first.tokens
-    chars = write_corpus_file(splits["train"], "word", key + "x", cache_dir=tmp_path)
-    assert chars.path != first.path
+    other = write_corpus_file(splits["train"], "word", key + "-other-corpus", cache_dir=tmp_path)
+    assert not other.cached and other.path != first.path  # another corpus key, another file
 
     config = toolkit.models.FAMILIES["word2vec"].make_word2vec_config("small", recipe.model.config)
     one, monitor, timings = train_vectors(first, config, seed=3, show=False)
@@ -292,15 +292,23 @@ def test_char_run_on_a_streaming_card(tmp_path):
     # Only the single-character sections of the bundled analogy set can be covered.
     covered = {s for s, m in result.metrics["evaluations"][0]["sections"].items() if m["covered"]}
     assert covered <= {"char-gender", "char-antonym"}
+    # An edited source file gives another cached corpus file.
+    from toolkit.tasks.word2vec import load_splits
+
+    recipe = load_recipe("recipes/word2vec/skipgram_char_pd98.yaml", [f"data.card={card}"])
+    _, key = load_splits(recipe, "char")
+    with data.open("a", encoding="utf-8") as handle:
+        handle.write("\n" + json.dumps({"text": "新的一行"}, ensure_ascii=False))
+    assert load_splits(recipe, "char")[1] != key
 
 
 def test_text_only_card_is_segmented_with_jieba(tmp_path):
     from toolkit.tasks.word2vec import iter_tokens, load_splits
 
-    recipe = load_recipe("recipes/word2vec/cbow_word_sanguo.yaml", ["data.max_rows=20"])
+    recipe = load_recipe("recipes/word2vec/cbow_word_sanguo.yaml", ["data.max_rows=80"])
     splits, _ = load_splits(recipe, "word")
     tokens = [t for row in iter_tokens(splits["train"], "word") for t in row]
-    assert {"玄德", "张飞", "关羽"} & set(tokens)  # chapter 1: jieba keeps the names whole
+    assert {"玄德", "张飞", "关羽"} & set(tokens)  # the first chapters: jieba keeps the names whole
     assert sum(len(t) > 1 for t in tokens) > len(tokens) // 5
     text = "".join("".join(t.split()) for t in splits["train"]["text"])
     assert "".join(tokens) == text  # segmentation only inserts boundaries

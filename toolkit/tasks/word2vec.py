@@ -33,6 +33,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..data import load_card, load_corpus, load_streaming_corpus
+from ..data.corpus import _local_files as local_files
+from ..data.corpus import _signature as corpus_signature
 from ..data.text import segment
 from ..errors import ToolkitError
 from ..models import FAMILIES
@@ -83,7 +85,7 @@ def load_splits(recipe: Recipe, level: str) -> tuple[dict, str]:
     """The corpus splits with the columns ``level`` needs, and a key that changes with them.
 
     Not-streaming cards give cached Datasets (key: the train split's fingerprint); streaming cards
-    give IterableDatasets read lazily (key: the card and max_rows).
+    give IterableDatasets read lazily (key: the card, its local files' sizes and times, max_rows).
     """
     card = load_card(recipe.data.card)
     view = "words" if level == "word" and "words" in card.views else "text"
@@ -92,7 +94,7 @@ def load_splits(recipe: Recipe, level: str) -> tuple[dict, str]:
         splits = load_streaming_corpus(card, view=view)
         if recipe.data.max_rows:
             splits["train"] = splits["train"].take(recipe.data.max_rows)
-        key = f"{card.model_dump_json()}|{recipe.data.max_rows}"
+        key = f"{corpus_signature(card, local_files(card))}|{recipe.data.max_rows}"
         if needs_segmenting:
             splits = {name: split.map(_segment_batch, batched=True) for name, split in splits.items()}
         return splits, key
