@@ -319,6 +319,12 @@ def test_eval_metrics_of_another_task_fail_before_training(tmp_path):
         toolkit.run(WORD_RECIPE, [*TINY, "eval.metrics=[perplexity]", f"output.dir={tmp_path / 'run'}"])
 
 
+def test_pretrained_start_is_refused(tmp_path):
+    with pytest.raises(ToolkitError, match="trained from scratch"):
+        toolkit.run(WORD_RECIPE, ["model.init_from=gpt2", "model.size=null", "model.config={}",
+                                  f"output.dir={tmp_path / 'run'}"])
+
+
 # --------------------------------------------------------------------------- torch embedding
 
 

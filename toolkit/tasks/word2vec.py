@@ -321,6 +321,8 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ToolkitError("word2vec trains with gensim's threads (model.config.workers), not with several "
                            "processes; remove launch.accelerate_config from the recipe.")
+    if getattr(recipe.model, "init_from", None) or getattr(recipe, "peft", None) is not None:
+        raise ToolkitError("word2vec vectors are trained from scratch by gensim: model.init_from and peft do not apply.")
     family = FAMILIES[recipe.model.family]
     config = Word2VecConfig(**family.config_fields(recipe.model.size, recipe.model.config))
     benchmarks = [parse_benchmark(spec) for spec in recipe.eval.metrics]  # fail before any work
