@@ -13,7 +13,7 @@ import toolkit
 # Dropout on, gradient accumulation on, and a corpus small enough that the run crosses epochs.
 OVERRIDES = [
     "model.config={n_layer: 1, n_head: 2, n_embd: 32, n_positions: 64, resid_pdrop: 0.1}",
-    "data.block_size=32", "data.max_rows=25", "train.batch_size=8", "train.grad_accum=2",
+    "data.block_size=32", "train.batch_size=8", "train.grad_accum=2",
     "train.max_steps=12", "train.eval_every=4", "train.save_every=4", "train.log_every=1",
     "eval.max_batches=2", "eval.samples=[]",
 ]
@@ -30,16 +30,29 @@ KILLER = textwrap.dedent("""
 """)
 
 
+def small_card(tmp_path) -> str:
+    """25 paragraphs of People's Daily as a local text corpus: about 6 batches an epoch."""
+    from toolkit.data import load_corpus
+
+    texts = load_corpus("peoples_daily_1998", view="text", max_rows=400)["train"]["text"][:25]
+    (tmp_path / "small.txt").write_text("\n".join(texts), encoding="utf-8")
+    card = tmp_path / "small.yaml"
+    card.write_text(f"name: small\ndescription: 25 paragraphs\nsource: {{files: '{tmp_path}/small.txt'}}\n"
+                    "splits: {validation: 2, test: 0}\n", encoding="utf-8")
+    return f"data.card={card}"
+
+
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
-    straight = toolkit.run("gpt2/tiny_pretrain", overrides=[*OVERRIDES, f"output.dir={tmp_path / 'a'}"])
+    overrides = [*OVERRIDES, small_card(tmp_path)]
+    straight = toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={tmp_path / 'a'}"])
 
     killed_dir = tmp_path / "b"
-    child = subprocess.run([sys.executable, "-c", KILLER, *OVERRIDES, f"output.dir={killed_dir}"],
+    child = subprocess.run([sys.executable, "-c", KILLER, *overrides, f"output.dir={killed_dir}"],
                            capture_output=True, text=True, timeout=300, env={**os.environ})
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
     assert not (killed_dir / "model.safetensors").exists()
 
-    resumed = toolkit.run("gpt2/tiny_pretrain", overrides=[*OVERRIDES, f"output.dir={killed_dir}"], resume=True)
+    resumed = toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={killed_dir}"], resume=True)
     assert resumed.metrics["train"]["steps"] == straight.metrics["train"]["steps"] == 12
     assert {r["epoch"] for r in resumed.metrics["log"]} == {0, 1}, "the run should cross an epoch"
     straight_curve = [r["loss"] for r in straight.metrics["log"]]
