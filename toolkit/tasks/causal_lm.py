@@ -74,7 +74,8 @@ def pack_blocks(corpus, tokenizer, block_size: int):
     return packed
 
 
-def _collate(rows):
+def collate_blocks(rows):
+    """Stack equal-length blocks; the model shifts labels itself."""
     input_ids = torch.stack([row["input_ids"] for row in rows])
     return {"input_ids": input_ids, "labels": input_ids}
 
@@ -118,7 +119,7 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
         return result
 
     parts = Training(model=model, tokenizer=tokenizer, train_dataset=blocks["train"],
-                     eval_dataset=blocks[recipe.eval.split], collate=_collate, evaluate=evaluate,
+                     eval_dataset=blocks[recipe.eval.split], collate=collate_blocks, evaluate=evaluate,
                      headline=("perplexity", "loss"), pipeline_tag=PIPELINE_TAG, usage=USAGE)
     return train_and_save(recipe, run_dir, accelerator, parts, resume, callbacks)
 
@@ -129,7 +130,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
     return evaluate_saved(
         run_dir, recipe, split, card, AutoModelForCausalLM,
         examples=lambda rows, tokenizer: pack_blocks({split: rows.select_columns(["text"])}, tokenizer, recipe.data.block_size)[split],
-        collate=lambda tokenizer: _collate,
+        collate=lambda tokenizer: collate_blocks,
         evaluate=lambda accelerator, model, loader: evaluate_lm(accelerator, model, loader, max_batches),
         pipeline_tag=PIPELINE_TAG, usage=USAGE,
     )

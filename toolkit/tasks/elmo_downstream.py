@@ -13,17 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 from ..data import load_card, load_corpus
 from ..data.ner import NER_LABELS, char_bio, chunks, entity_f1
 from ..errors import ToolkitError
 from ..recipe import Recipe
-from ..reporting.metrics import read_metrics, write_metrics
 from ..tokenization import load_tokenizer
-from ..training import build_optimizer, build_scheduler, fit, make_accelerator
+from ..training import make_accelerator
 from .base import Task
-from .common import RunOutcome, finish_run, hardware
+from .common import RunOutcome
+from .runner import Training, evaluate_saved, train_and_save
 
 # Config fields a downstream recipe may set; the biLM's shape comes from its own folder.
 DOWNSTREAM_FIELDS = ("bilm_from", "mix", "freeze_bilm", "head_hidden", "head_dropout")
@@ -163,78 +162,34 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
         label2id={name: i for i, name in enumerate(labels)}, **config,
     )
     model.apply_freeze()
-    collate = make_collate(tokenizer.pad_token_id, per_token=recipe.task == "elmo_ner")
-    train_dl = DataLoader(data["train"], batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
-                          collate_fn=collate, generator=torch.Generator().manual_seed(recipe.seed))
-    if len(train_dl) == 0:
-        raise ToolkitError(f"The train split has {len(data['train'])} rows, fewer than train.batch_size={recipe.train.batch_size}.")
-    eval_dl = DataLoader(data[recipe.eval.split], batch_size=recipe.eval.batch_size or recipe.train.batch_size, collate_fn=collate)
-    optimizer = build_optimizer(model, recipe.train)
-    scheduler = build_scheduler(optimizer, recipe.train)
-    model, optimizer, train_dl, eval_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, eval_dl, scheduler)
     if accelerator.is_main_process and not resume:
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        accelerator.print(f"{trainable:,} trainable of {sum(p.numel() for p in model.parameters()):,} parameters; "
-                          f"mixing layers {accelerator.unwrap_model(model).config.mixed_layers}; {len(data['train']):,} training rows.")
-    state = fit(accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler, train_dataloader=train_dl,
-                train=recipe.train, run_dir=run_dir, loss_fn=tokens_loss, resume=resume, callbacks=callbacks,
-                evaluate=lambda m: evaluate_head(accelerator, m, eval_dl, recipe.task, recipe.eval.max_batches))
-
-    metrics = {}
-    if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
-        unwrapped.save_pretrained(run_dir)
-        tokenizer.save_pretrained(run_dir)
-        final = {k: v for k, v in state.evals[-1].items() if k != "step"}
-        scores = {k: v for k, v in final.items() if k in ("accuracy", "precision", "recall", "f1")}
-        metrics = {
-            "task": recipe.task,
-            "vocab_size": len(tokenizer),
-            "final": {k: v for k, v in final.items() if k != "layer_weights"},
-            "layer_weights": final["layer_weights"],
-            "evaluations": [{"split": recipe.eval.split, "card": card.name, "step": state.step, "metrics": scores}],
-            "train": {
-                "steps": state.step, "tokens_seen": state.tokens_seen, "train_seconds": state.train_seconds,
-                "parameters": sum(p.numel() for p in unwrapped.parameters()),
-                "trainable_parameters": sum(p.numel() for p in unwrapped.parameters() if p.requires_grad),
-                "mixed_precision": accelerator.mixed_precision, "processes": accelerator.num_processes,
-                "hardware": hardware(),
-            },
-            "evals": state.evals,
-            "log": state.log,
-        }
-        finish_run(run_dir, recipe, kind.pipeline_tag, metrics,
-                   USAGE.format(tag=kind.pipeline_tag, model=run_dir, example=kind.example))
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
+        accelerator.print(f"Mixing layers {model.config.mixed_layers} of the frozen biLM {bilm_dir}.")
+    parts = Training(
+        model=model, tokenizer=tokenizer, train_dataset=data["train"], eval_dataset=data[recipe.eval.split],
+        collate=make_collate(tokenizer.pad_token_id, per_token=recipe.task == "elmo_ner"),
+        evaluate=lambda acc, m, dl: evaluate_head(acc, m, dl, recipe.task, recipe.eval.max_batches),
+        headline=HEADLINES[recipe.task], pipeline_tag=kind.pipeline_tag, loss_fn=tokens_loss, carry=("layer_weights",),
+        usage=USAGE.format(tag=kind.pipeline_tag, example=kind.example, model="{model}"),
+    )
+    return train_and_save(recipe, run_dir, accelerator, parts, resume, callbacks)
 
 
 def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = None,
                  max_batches: int | None = None) -> dict:
-    """Re-evaluate a saved downstream folder on a card's split; appends to its metrics.json."""
+    """Re-evaluate a saved downstream folder on a card's split; appends to its metrics.json and card."""
     import transformers
 
     kind = KINDS[recipe.task]
-    card = card or recipe.data.card
-    tokenizer = load_tokenizer(run_dir)
-    model = getattr(transformers, kind.auto_class).from_pretrained(str(run_dir))
-    corpus = load_corpus(card, view=kind.view, max_rows=recipe.data.max_rows)
-    if split not in corpus:
-        raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
-    data = encode(recipe.task, corpus[split], tokenizer, recipe.data.block_size)
-    accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir))
-    loader = DataLoader(data, batch_size=recipe.eval.batch_size or recipe.train.batch_size,
-                        collate_fn=make_collate(tokenizer.pad_token_id, per_token=recipe.task == "elmo_ner"))
-    model, loader = accelerator.prepare(model, loader)
-    result = evaluate_head(accelerator, model, loader, recipe.task, max_batches)
-    result.pop("layer_weights")
-    if accelerator.is_main_process:
-        metrics = read_metrics(run_dir)
-        metrics.setdefault("evaluations", []).append({"split": split, "card": card, "metrics": {
-            k: v for k, v in result.items() if k in ("accuracy", "precision", "recall", "f1")}})
-        write_metrics(run_dir, metrics)
-    return result
+    return evaluate_saved(
+        run_dir, recipe, split, card, getattr(transformers, kind.auto_class),
+        examples=lambda rows, tokenizer: encode(recipe.task, rows, tokenizer, recipe.data.block_size),
+        collate=lambda tokenizer: make_collate(tokenizer.pad_token_id, per_token=recipe.task == "elmo_ner"),
+        evaluate=lambda accelerator, model, loader: evaluate_head(accelerator, model, loader, recipe.task, max_batches),
+        pipeline_tag=kind.pipeline_tag, usage=USAGE.format(tag=kind.pipeline_tag, example=kind.example, model="{model}"),
+    )
+
+
+HEADLINES = {"elmo_classify": ("accuracy",), "elmo_ner": ("f1", "precision", "recall")}
 
 
 CLASSIFY = Task(

@@ -36,6 +36,7 @@ class Training:
     loss_fn: Callable = causal_lm_loss
     extra_metrics: dict[str, Any] | None = None  # task facts for metrics.json (labels, ...)
     eval_collate: Callable[[list[dict]], dict] | None = None  # when evaluation batches differ (fixed masks)
+    carry: tuple[str, ...] = ()  # entries of the last evaluation copied to metrics.json's top level
 
 
 def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, resume: bool, callbacks=()) -> RunOutcome:
@@ -78,6 +79,7 @@ def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, 
             "task": recipe.task,
             "vocab_size": len(parts.tokenizer),
             **(parts.extra_metrics or {}),
+            **{name: final[name] for name in parts.carry},
             "final": headline,
             "samples": final.get("samples", []),
             "evaluations": [{"split": recipe.eval.split, "card": recipe.data.card, "step": state.step, "metrics": headline}],
