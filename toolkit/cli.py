@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 from . import cli_bert, cli_rnn, cli_word2vec
 from .errors import ToolkitError

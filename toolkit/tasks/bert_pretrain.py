@@ -13,16 +13,15 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForPreTraining
 
-from ..data import VIEWS, load_card, load_corpus
+from ..data import VIEWS, load_card
 from ..data.masking import IGNORE, MaskingCollator
 from ..data.nsp import build_nsp_pairs
-from ..errors import ToolkitError
 from ..metrics import load_metric
 from ..models import FAMILIES
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task
-from .common import RunOutcome, prepare_model, run_tokenizer
+from .common import RunOutcome, load_task_corpus, prepare_model, run_tokenizer
 from .runner import Training, evaluate_saved, train_and_save
 
 PIPELINE_TAG = "fill-mask"
@@ -80,9 +79,7 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
     with accelerator.main_process_first():
         # A segmented corpus gives whole-word masking its words; otherwise jieba segments sentences.
         view = "word_documents" if "word_documents" in load_card(recipe.data.card).views else "documents"
-        corpus = load_corpus(recipe.data.card, view=view, max_rows=recipe.data.max_rows)
-        if recipe.eval.split not in corpus:
-            raise ToolkitError(f"eval.split '{recipe.eval.split}' is not a split of {recipe.data.card}; it has {list(corpus)}.")
+        corpus = load_task_corpus(recipe, view)
         texts = corpus["train"] if view == "documents" else corpus["train"].map(
             lambda row: {"text": "".join(row["words"])}, remove_columns=["words"])
         tokenizer = run_tokenizer(recipe, family, texts, run_dir, accelerator)

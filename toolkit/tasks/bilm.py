@@ -12,14 +12,12 @@ from pathlib import Path
 import torch
 from transformers import AutoModel
 
-from ..data import load_corpus
-from ..errors import ToolkitError
 from ..models import FAMILIES
 from ..recipe import Recipe
 from ..training import make_accelerator, perplexity
 from .base import Task
-from .causal_lm import collate_blocks, pack_blocks
-from .common import RunOutcome, prepare_model, run_tokenizer
+from .causal_lm import collate_blocks, saved_blocks, text_blocks
+from .common import RunOutcome, prepare_model
 from .runner import Training, evaluate_saved, train_and_save
 
 PIPELINE_TAG = "feature-extraction"
@@ -56,12 +54,7 @@ def evaluate_bilm(accelerator, model, dataloader, max_batches: int | None) -> di
 def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
     family = FAMILIES[recipe.model.family]
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
-    with accelerator.main_process_first():
-        corpus = load_corpus(recipe.data.card, view="text", max_rows=recipe.data.max_rows)
-        if recipe.eval.split not in corpus:
-            raise ToolkitError(f"eval.split '{recipe.eval.split}' is not a split of {recipe.data.card}; it has {list(corpus)}.")
-        tokenizer = run_tokenizer(recipe, family, corpus["train"], run_dir, accelerator)
-        blocks = pack_blocks({s: corpus[s] for s in dict.fromkeys(["train", recipe.eval.split])}, tokenizer, recipe.data.block_size)
+    tokenizer, blocks = text_blocks(recipe, family, run_dir, accelerator)
     parts = Training(
         model=prepare_model(recipe, family, tokenizer, AutoModel, peft_task_type="FEATURE_EXTRACTION"),
         tokenizer=tokenizer, train_dataset=blocks["train"], eval_dataset=blocks[recipe.eval.split],
@@ -76,7 +69,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
     """Both directions' perplexity of a saved biLM on a card's split."""
     return evaluate_saved(
         run_dir, recipe, split, card, AutoModel,
-        examples=lambda rows, tokenizer: pack_blocks({split: rows.select_columns(["text"])}, tokenizer, recipe.data.block_size)[split],
+        examples=lambda rows, tokenizer: saved_blocks(rows, tokenizer, recipe.data.block_size),
         collate=lambda tokenizer: collate_blocks,
         evaluate=lambda accelerator, model, loader: evaluate_bilm(accelerator, model, loader, max_batches),
         pipeline_tag=PIPELINE_TAG, usage=USAGE,

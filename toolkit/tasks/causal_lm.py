@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
-from ..data import load_corpus
 from ..errors import ToolkitError
 from ..generation import generate_text, generation_config
 from ..metrics import load_metric
@@ -21,7 +20,7 @@ from ..models import FAMILIES
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task
-from .common import RunOutcome, prepare_model, run_tokenizer
+from .common import RunOutcome, load_task_corpus, prepare_model, run_tokenizer
 from .runner import Training, evaluate_saved, train_and_save
 
 PIPELINE_TAG = "text-generation"
@@ -97,16 +96,25 @@ def evaluate_lm(accelerator, model, dataloader, max_batches: int | None) -> dict
     return load_metric("lm_perplexity").compute(losses=torch.cat(losses).tolist(), weights=torch.cat(weights).tolist())
 
 
+def text_blocks(recipe: Recipe, family, run_dir: Path, accelerator):
+    """The run's tokenizer and the train and evaluation splits packed into blocks (shared with
+    the biLM task). The main process prepares and caches them first."""
+    with accelerator.main_process_first():
+        corpus = load_task_corpus(recipe, "text")
+        tokenizer = run_tokenizer(recipe, family, corpus["train"], run_dir, accelerator)
+        needed = {split: corpus[split] for split in dict.fromkeys(["train", recipe.eval.split])}
+        return tokenizer, pack_blocks(needed, tokenizer, recipe.data.block_size)
+
+
+def saved_blocks(rows, tokenizer, block_size: int):
+    """Blocks of one split for re-evaluating a saved model."""
+    return pack_blocks({"eval": rows.select_columns(["text"])}, tokenizer, block_size)["eval"]
+
+
 def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
     family = FAMILIES[recipe.model.family]
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
-    with accelerator.main_process_first():
-        corpus = load_corpus(recipe.data.card, view="text", max_rows=recipe.data.max_rows)
-        if recipe.eval.split not in corpus:
-            raise ToolkitError(f"eval.split '{recipe.eval.split}' is not a split of {recipe.data.card}; it has {list(corpus)}.")
-        tokenizer = run_tokenizer(recipe, family, corpus["train"], run_dir, accelerator)
-        needed = {split: corpus[split] for split in dict.fromkeys(["train", recipe.eval.split])}
-        blocks = pack_blocks(needed, tokenizer, recipe.data.block_size)
+    tokenizer, blocks = text_blocks(recipe, family, run_dir, accelerator)
     model = prepare_model(recipe, family, tokenizer, AutoModelForCausalLM, peft_task_type="CAUSAL_LM")
     model.generation_config = generation_config(tokenizer, recipe.eval.generation)
 
@@ -129,7 +137,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
     """Re-evaluate a saved run folder (or any causal-LM model folder) on a card's split."""
     return evaluate_saved(
         run_dir, recipe, split, card, AutoModelForCausalLM,
-        examples=lambda rows, tokenizer: pack_blocks({split: rows.select_columns(["text"])}, tokenizer, recipe.data.block_size)[split],
+        examples=lambda rows, tokenizer: saved_blocks(rows, tokenizer, recipe.data.block_size),
         collate=lambda tokenizer: collate_blocks,
         evaluate=lambda accelerator, model, loader: evaluate_lm(accelerator, model, loader, max_batches),
         pipeline_tag=PIPELINE_TAG, usage=USAGE,

@@ -12,14 +12,14 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
-from ..data import load_card, load_corpus
+from ..data import load_card
 from ..errors import ToolkitError
 from ..metrics import load_metric
 from ..models import FAMILIES
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task
-from .common import RunOutcome, prepare_model, run_tokenizer
+from .common import RunOutcome, load_task_corpus, prepare_model, run_tokenizer
 from .runner import Training, evaluate_saved, train_and_save
 
 PIPELINE_TAG = "text-classification"
@@ -74,9 +74,7 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
     labels = card_labels(recipe.data.card)
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
     with accelerator.main_process_first():
-        corpus = load_corpus(recipe.data.card, view="text_label", max_rows=recipe.data.max_rows)
-        if recipe.eval.split not in corpus:
-            raise ToolkitError(f"eval.split '{recipe.eval.split}' is not a split of {recipe.data.card}; it has {list(corpus)}.")
+        corpus = load_task_corpus(recipe, "text_label")
         tokenizer = run_tokenizer(recipe, family, corpus["train"], run_dir, accelerator)
         encoded = {split: encode(corpus[split], tokenizer, recipe.data.block_size)
                    for split in dict.fromkeys(["train", recipe.eval.split])}

@@ -41,6 +41,17 @@ def run_tokenizer(recipe: Recipe, family: ModelFamily, train_texts, run_dir: Pat
     return tokenizer
 
 
+def load_task_corpus(recipe: Recipe, view: str):
+    """The recipe's corpus in a task's view; the evaluation split must exist."""
+    from ..data import load_corpus
+    from ..errors import ToolkitError
+
+    corpus = load_corpus(recipe.data.card, view=view, max_rows=recipe.data.max_rows)
+    if recipe.eval.split not in corpus:
+        raise ToolkitError(f"eval.split '{recipe.eval.split}' is not a split of {recipe.data.card}; it has {list(corpus)}.")
+    return corpus
+
+
 def prepare_model(recipe: Recipe, family: ModelFamily, tokenizer, auto_class, peft_task_type: str, **head):
     """The model a run trains: built from scratch or loaded from ``model.init_from``, with
     ``train.freeze`` applied and LoRA adapters added when the recipe has a ``peft`` section.

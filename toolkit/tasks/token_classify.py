@@ -14,17 +14,15 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification
 
-from ..data import load_corpus
 from ..data.char_tags import FIXED_LABELS, TAGGERS
 from ..data.masking import IGNORE
 from ..data.ner import chunks
-from ..errors import ToolkitError
 from ..metrics import load_metric
 from ..models import FAMILIES
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task
-from .common import RunOutcome, prepare_model, run_tokenizer
+from .common import RunOutcome, load_task_corpus, prepare_model, run_tokenizer
 from .runner import Training, evaluate_saved, train_and_save
 
 PIPELINE_TAG = "token-classification"
@@ -111,9 +109,7 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
     scheme = recipe.data.tags
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
     with accelerator.main_process_first():
-        corpus = load_corpus(recipe.data.card, view="pos_tags", max_rows=recipe.data.max_rows)
-        if recipe.eval.split not in corpus:
-            raise ToolkitError(f"eval.split '{recipe.eval.split}' is not a split of {recipe.data.card}; it has {list(corpus)}.")
+        corpus = load_task_corpus(recipe, "pos_tags")
         tagged = {split: tag_rows(corpus[split], scheme, recipe.data.block_size - 2)
                   for split in dict.fromkeys(["train", recipe.eval.split])}
         texts = tagged["train"].map(lambda row: {"text": "".join(row["chars"])}, remove_columns=["chars", "tags"])
