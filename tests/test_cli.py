@@ -39,7 +39,7 @@ def test_validate_prints_summary(capsys):
 
 @pytest.mark.parametrize("args, expected", [
     (["validate", "gpt2/tiny_pretrain", "train.lr=0.1"], "unknown key 'train.lr'"),
-    (["run", "gpt2/tiny_pretrain", "data.card=peoples_daily"], "Data card 'peoples_daily' not found"),
+    (["run", "gpt2/tiny_pretrain", "data.card=peoples_daily", "output.dir=/nonexistent/run"], "Data card 'peoples_daily' not found"),
     (["validate", "gpt2/tiny_pretrain", "task=fill_mask"], "unknown task"),
     (["generate", "/nonexistent/run", "--prompt", "x"], "Could not load"),
 ])

@@ -98,10 +98,14 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
         recipe = load_recipe(recipe, overrides)
     elif overrides:
         raise ToolkitError("Overrides apply to recipe files; edit the Recipe object instead.")
+    # Inputs that can be checked without work are checked before the run folder is touched.
+    from .data import load_card
+
+    load_card(recipe.data.card)
     if recipe.model.init_from:
         from .models.pretrained import resolve_source
 
-        resolve_source(recipe.model.init_from)  # a wrong path fails before the run folder is made
+        resolve_source(recipe.model.init_from)
     if recipe.launch.accelerate_config and not _launched_by_accelerate():
         return _relaunch(recipe, recipe.launch.accelerate_config, resume)
     run_dir = _prepare_run_dir_once(recipe, resume)
