@@ -30,11 +30,12 @@ def _uses_datasets(card: DataCard) -> bool:
     return bool(card.source.hub) or card.source.format in DATASETS_FORMATS
 
 
-def _local_files(card: DataCard) -> dict[str, list[Path]] | None:
+def local_files(card: DataCard) -> dict[str, list[Path]] | None:
+    """The card's source files by split or label (None for a Hub source)."""
     return None if card.source.hub else source_files(card.source)
 
 
-def _signature(card: DataCard, files: dict[str, list[Path]] | None) -> str:
+def source_signature(card: DataCard, files: dict[str, list[Path]] | None) -> str:
     """Changes whenever the card or a source file changes, so the cache never goes stale."""
     parts = [_CODE_VERSION, card.model_dump_json()]
     for group, paths in sorted((files or {}).items()):
@@ -48,7 +49,7 @@ def _generate_rows(card_json: str, split: str, max_rows: int | None, signature: 
     """Generator for Dataset.from_generator: every argument is part of the cache key."""
     del signature  # only there to key the cache
     card = DataCard.model_validate_json(card_json)
-    files = _local_files(card)
+    files = local_files(card)
     split_data = load_with_datasets(card, files) if _uses_datasets(card) else None
     fns, dedupe = build_pipeline(card.preprocess)
     seen: set[bytes] = set()
@@ -180,8 +181,8 @@ def load_corpus(
             f"Data card '{card.name}': streaming sources are read with load_streaming_corpus(), "
             f"not load_corpus()."
         )
-    files = _local_files(card)
-    signature = _signature(card, files)
+    files = local_files(card)
+    signature = source_signature(card, files)
     splits = _source_splits(card, files)
     built = datasets.DatasetDict({s: _build_split(card, s, max_rows, signature) for s in splits})
     corpus = carve_splits(built["train"], card) if list(built) == ["train"] else built
@@ -195,7 +196,7 @@ def load_streaming_corpus(card: str | Path | DataCard, view: str | None = None) 
     ``splits.validation``/``splits.test`` rows (counts, not fractions, since the size is unknown).
     """
     card = card if isinstance(card, DataCard) else load_card(card)
-    split_data = load_with_datasets(card, _local_files(card))
+    split_data = load_with_datasets(card, local_files(card))
     fns, _ = build_pipeline(card.preprocess)
 
     def expand(batch: dict[str, list]) -> dict[str, list]:

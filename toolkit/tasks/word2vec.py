@@ -33,8 +33,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..data import load_card, load_corpus, load_streaming_corpus
-from ..data.corpus import _local_files as local_files
-from ..data.corpus import _signature as corpus_signature
+from ..data.corpus import local_files
+from ..data.corpus import source_signature as corpus_signature
 from ..data.text import segment
 from ..errors import ToolkitError
 from ..models import FAMILIES
