@@ -35,3 +35,14 @@ def test_bundled_gpt2_recipe_learns(recipe, tmp_path):
                  ["push", str(out), "--repo-id", "someone/tiny", "--dry-run"]):
         step = subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, cwd=REPO, timeout=600)
         assert step.returncode == 0, step.stderr[-2000:]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_bundled_rnn_recipe_leaves_the_unigram_plateau(cell, tmp_path):
+    """With small embeddings the tiny LSTM once sat at the unigram perplexity (~730) for all 500
+    steps; measured after the fix: rnn 172, lstm 163, gru 154 (GPT-2 tiny: 124)."""
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "toolkit", "run", f"recipes/rnn_lm/tiny_{cell}_pretrain.yaml",
+                           f"output.dir={out}"], capture_output=True, text=True, cwd=REPO, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((out / "metrics.json").read_text())["final"]["perplexity"] < 300

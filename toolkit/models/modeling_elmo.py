@@ -41,7 +41,7 @@ class ElmoConfig(PreTrainedConfig):
     hidden_size: int = 512
     num_layers: int = 2
     dropout: float = 0.1
-    initializer_range: float = 0.1
+    embedding_init_std: float = 0.5
     tie_word_embeddings: bool = True
     mix: str = "scalar"
     freeze_bilm: bool = True
@@ -125,9 +125,9 @@ class ElmoPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
 
     def _init_weights(self, module):
-        std = self.config.initializer_range
         if isinstance(module, nn.Embedding):
-            nn.init.uniform_(module.weight, -std, std)
+            # N(0, 0.5), as in the rnn_lm family: U(+-0.1) inputs left the LSTMs near the unigram plateau.
+            nn.init.normal_(module.weight, 0.0, self.config.embedding_init_std)
         elif isinstance(module, nn.Linear):  # head layers (the LM softmax is tied to the embeddings)
             bound = module.in_features**-0.5
             nn.init.uniform_(module.weight, -bound, bound)
@@ -232,8 +232,12 @@ class _ElmoWithHead(ElmoPreTrainedModel):
 
     def mixed_features(self, input_ids, attention_mask=None) -> torch.Tensor:
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_bilm):
-            states = self.elmo(input_ids, attention_mask)
-            layers = torch.stack([torch.cat(states[k], dim=-1) for k in self.config.mixed_layers])
+            if self.config.mixed_layers == [0]:  # context-free features: no need to run the LSTMs
+                embeds = self.elmo.embed_tokens(input_ids)
+                layers = torch.cat([embeds, embeds], dim=-1)[None]
+            else:
+                states = self.elmo(input_ids, attention_mask)
+                layers = torch.stack([torch.cat(states[k], dim=-1) for k in self.config.mixed_layers])
         return self.scalar_mix(layers)
 
     def layer_weights(self) -> dict[str, float]:
