@@ -24,9 +24,18 @@ def resolve_source(init_from: str) -> str:
 def load_pretrained(init_from: str, auto_class, family: ModelFamily, trust_remote_code: bool = False, **head):
     """The pretrained model behind ``init_from`` through a transformers Auto class; ``head``
     configures a new task head (num_labels, id2label ...), which starts untrained."""
+    from transformers import AutoConfig
+
     source = resolve_source(init_from)
     try:
-        model = auto_class.from_pretrained(source, trust_remote_code=trust_remote_code, **head)
+        # The config first: a folder of another model type gets a clear error before any weights load.
+        model_type = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code).model_type
+        if family.model_types and model_type not in family.model_types:
+            raise ToolkitError(
+                f"model.init_from: '{init_from}' is a {model_type} model, but model.family is {family.name} "
+                f"(which loads {', '.join(family.model_types)}). Set model.family to match the pretrained model."
+            )
+        return auto_class.from_pretrained(source, trust_remote_code=trust_remote_code, **head)
     except (OSError, ValueError) as exc:
         from huggingface_hub.constants import HF_HUB_OFFLINE
 
@@ -42,13 +51,6 @@ def load_pretrained(init_from: str, auto_class, family: ModelFamily, trust_remot
                 f"only if you trust its source."
             ) from None
         raise ToolkitError(f"model.init_from: cannot load '{init_from}': {str(exc).splitlines()[0]}") from None
-    model_type = getattr(model.config, "model_type", None)
-    if family.model_types and model_type not in family.model_types:
-        raise ToolkitError(
-            f"model.init_from: '{init_from}' is a {model_type} model, but model.family is {family.name} "
-            f"(which loads {', '.join(family.model_types)}). Set model.family to match the pretrained model."
-        )
-    return model
 
 
 def freeze(model: torch.nn.Module, entries: list[str], family: ModelFamily) -> list[str]:
