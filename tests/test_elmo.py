@@ -16,7 +16,8 @@ from toolkit.models.modeling_elmo import ElmoConfig, ElmoForSequenceClassificati
 
 SMALL = ["data.block_size=32", "train.batch_size=8", "train.log_every=1", "train.mixed_precision=no", "eval.max_batches=2"]
 TINY_BILM = [*SMALL, "model.config={num_layers: 2, embedding_size: 16, hidden_size: 32}", "data.max_rows=200",
-             "train.max_steps=4", "train.eval_every=2", "train.save_every=4", "train.schedule.warmup_steps=0"]
+             "train.max_steps=4", "train.eval_every=2", "train.save_every=4", "train.schedule.warmup_steps=0",
+             "train.optimizer.lr=0.01"]
 
 
 def tiny_config(**extra) -> ElmoConfig:
@@ -127,7 +128,7 @@ def sentiment_card(tmp_path_factory):
 def sentiment(bilm, sentiment_card, tmp_path_factory):
     out = tmp_path_factory.mktemp("elmo") / "sentiment"
     return toolkit.run("elmo/tiny_sentiment", overrides=[
-        *SMALL, f"data.card={sentiment_card}", f"model.config.bilm_from={bilm.run_dir}", "train.max_steps=100",
+        *SMALL, f"data.card={sentiment_card}", f"model.init_from={bilm.run_dir}", "train.max_steps=100",
         "train.eval_every=100", "train.save_every=100", "train.optimizer.lr=0.02", "train.schedule.warmup_steps=0",
         "eval.max_batches=10", f"output.dir={out}"])
 
@@ -155,22 +156,63 @@ def test_downstream_head_learns_with_the_bilm_frozen(bilm, sentiment):
 
 def test_embedding_only_baseline_mixes_layer_zero(bilm, sentiment_card, tmp_path):
     done = toolkit.run("elmo/tiny_sentiment_layer0", overrides=[
-        *SMALL, f"data.card={sentiment_card}", f"model.config.bilm_from={bilm.run_dir}", "train.max_steps=2",
+        *SMALL, f"data.card={sentiment_card}", f"model.init_from={bilm.run_dir}", "train.max_steps=2",
         "train.eval_every=2", "train.save_every=2", f"output.dir={tmp_path / 'base'}"])
     assert set(done.metrics["layer_weights"]) == {"embedding", "gamma"}
 
 
 def test_ner_head_trains(bilm, tmp_path):
     done = toolkit.run("elmo/tiny_ner", overrides=[
-        *SMALL, "data.max_rows=200", f"model.config.bilm_from={bilm.run_dir}", "train.max_steps=3",
+        *SMALL, "data.max_rows=200", f"model.init_from={bilm.run_dir}", "train.max_steps=3",
         "train.eval_every=3", "train.save_every=3", f"output.dir={tmp_path / 'ner'}"])
     assert {"precision", "recall", "f1"} <= set(done.metrics["final"])
     assert json.loads((done.run_dir / "config.json").read_text())["id2label"]["1"] == "B-PER"
 
 
-def test_downstream_needs_a_bilm(tmp_path):
-    with pytest.raises(toolkit.ToolkitError, match="bilm_from"):
-        toolkit.run("elmo/tiny_sentiment", overrides=[*SMALL, "model.config.bilm_from=null", f"output.dir={tmp_path / 'x'}"])
+def test_downstream_needs_a_bilm(tmp_path, sentiment):
+    with pytest.raises(toolkit.ToolkitError, match="model.init_from to a bilm run folder"):
+        toolkit.run("elmo/tiny_sentiment", overrides=[*SMALL, "model.init_from=null", f"output.dir={tmp_path / 'x'}"])
+    # A folder of another model type (here: the rnn_lm family's) is named as such.
+    with pytest.raises(toolkit.ToolkitError, match="is a toolkit_rnn_lm model"):
+        toolkit.run("elmo/tiny_sentiment", overrides=[*SMALL, f"model.init_from={_rnn_folder(tmp_path)}",
+                                                       f"output.dir={tmp_path / 'y'}"])
+
+
+def _rnn_folder(tmp_path):
+    from toolkit.models.modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
+
+    folder = tmp_path / "rnn"
+    RnnLMForCausalLM(RnnLMConfig(vocab_size=32, hidden_size=8, num_layers=1)).save_pretrained(folder)
+    return folder
+
+
+def test_downstream_recipe_sets_head_options_only():
+    with pytest.raises(toolkit.RecipeError, match="may set only mix, freeze_bilm, head_hidden, head_dropout here; got hidden_size"):
+        toolkit.load_recipe("elmo/tiny_sentiment", ["model.config.hidden_size=64"])
+    with pytest.raises(toolkit.RecipeError, match="mix must be one of scalar, embedding, top"):
+        toolkit.load_recipe("elmo/tiny_sentiment", ["model.config.mix=middle"])
+
+
+def test_static_word2vec_baseline_uses_the_vectors_as_layer_zero(bilm, sentiment_card, tmp_path):
+    """The same head over frozen word vectors: the saved embedding rows are the vectors themselves."""
+    from gensim.models import KeyedVectors
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    chars = list("好棒喜欢满意差坏失望的了是很")
+    vectors = KeyedVectors(vector_size=16)
+    vectors.add_vectors(chars, torch.randn(len(chars), 16, generator=torch.Generator().manual_seed(0)).numpy())
+    vectors.save(str(tmp_path / "chars.kv"))
+    done = toolkit.run("elmo/tiny_sentiment_word2vec", overrides=[
+        *SMALL, f"data.card={sentiment_card}", f"model.init_from={bilm.run_dir}", f"model.embeddings_from={tmp_path / 'chars.kv'}",
+        "train.max_steps=2", "train.eval_every=2", "train.save_every=2", f"output.dir={tmp_path / 'w2v'}"])
+    assert set(done.metrics["layer_weights"]) == {"embedding", "gamma"}
+    tokenizer = AutoTokenizer.from_pretrained(done.run_dir)
+    found = [c for c in chars if c in tokenizer.get_vocab()]
+    assert done.metrics["embeddings_from"]["found"] == len(found) > 5
+    embeddings = AutoModelForSequenceClassification.from_pretrained(done.run_dir).elmo.embed_tokens.weight
+    for char in found:
+        assert torch.equal(embeddings[tokenizer.convert_tokens_to_ids(char)], torch.tensor(vectors[char]))
+    assert "initialised from the word vectors" in (done.run_dir / "README.md").read_text(encoding="utf-8")
 
 
 def test_embed_cli(bilm, sentiment, capsys):

@@ -60,6 +60,10 @@ class ModelSection(_Section):
     trust_remote_code: bool = Field(
         False, description="Allow init_from to run model code from its folder (only for sources you trust)."
     )
+    embeddings_from: str | None = Field(
+        None, description="Word vectors (a word2vec run folder, .kv, .bin or text file) that initialise "
+        "the token embeddings; they must be as wide as the embeddings."
+    )
 
 
 class PeftSection(_Section):
@@ -196,14 +200,22 @@ class Recipe(_Section):
                     "model.init_from brings its own tokenizer, so the recipe must not have a tokenizer "
                     "section: a newly trained tokenizer would not match the pretrained embeddings"
                 )
-            if self.model.size or self.model.config:
-                raise ValueError("model.size and model.config describe a model trained from scratch; "
-                                 "with model.init_from the architecture comes from the pretrained model")
+            tunable = family.finetune_config_keys
+            extra = sorted(set(self.model.config) - set(tunable))
+            if self.model.size or extra:
+                raise ValueError(
+                    "model.size and model.config describe a model trained from scratch; with model.init_from "
+                    "the architecture comes from the pretrained model"
+                    + (f" (model.config may set only {', '.join(tunable)} here; got {extra[0]})" if tunable and extra else "")
+                )
+            family.check_finetune_config(self.model.config)
         else:
             self.tokenizer = self.tokenizer or TokenizerSection()
             family.check_config(self.model.size, self.model.config, self.data.block_size)
             if self.peft is not None:
                 raise ValueError("peft (LoRA) adapts a pretrained model: set model.init_from")
+        if self.model.embeddings_from and not family.has_token_embeddings:
+            raise ValueError(f"model.embeddings_from: the {family.name} family has no torch token embeddings to initialise")
         family.check_training(self)
         if self.task == "bert_pretrain":
             self.mlm = self.mlm or MlmSection()

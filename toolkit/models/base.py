@@ -34,6 +34,9 @@ class ModelFamily:
     # Adjusts a model after it is built or loaded (for both, unlike build).
     prepare: Callable[[Any], Any] = field(default=lambda model: model)
     freeze_groups: dict[str, str] = field(default_factory=dict)  # name -> regex over parameter names
+    # Config fields a recipe may still set on top of model.init_from (head options, not the architecture).
+    finetune_config_keys: tuple[str, ...] = field(default=())
+    has_token_embeddings: bool = True  # model.embeddings_from can initialise them from word vectors
 
     def check_training(self, recipe) -> None:
         """Raise ValueError when train.freeze or peft asks for something this family lacks."""
@@ -46,6 +49,14 @@ class ModelFamily:
                 )
         if recipe.peft is not None and not (self.lora_targets or recipe.peft.target_modules):
             raise ValueError(f"peft: the {self.name} family has no default LoRA target modules; set peft.target_modules")
+
+    def check_finetune_config(self, overrides: dict[str, Any]) -> None:
+        """Raise ValueError for a bad value among the fields allowed next to init_from."""
+        if overrides:
+            try:
+                self.config_class(**overrides)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"model.config: {exc}") from None
 
     def check_config(self, size: str | None, overrides: dict[str, Any], block_size: int) -> None:
         """Raise ValueError for an unknown size, unknown config field or too short a context."""

@@ -57,4 +57,5 @@ FAMILY = CheckedConfigFamily(
     build=build,
     fixed_config_keys=("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id"),
     model_types=("toolkit_elmo",),
+    finetune_config_keys=("mix", "freeze_bilm", "head_hidden", "head_dropout"),
 )

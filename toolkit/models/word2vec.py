@@ -116,6 +116,7 @@ FAMILY = Word2VecFamily(
     default_size="small",
     special_tokens={},
     build=build,
+    has_token_embeddings=False,  # it makes word vectors; model.embeddings_from feeds them to torch models
 )
 
 
@@ -205,3 +206,33 @@ def load_vectors(path):
     except (ValueError, OSError, UnicodeDecodeError, EOFError) as exc:
         raise ToolkitError(f"Could not read word vectors from {path} ({type(exc).__name__}: {exc}); give a run "
                            f"folder, a gensim .kv file, or a word2vec text / .bin file.") from None
+
+
+def init_embeddings_from(model, source, tokenizer) -> dict[str, Any]:
+    """Overwrite ``model``'s input token embeddings (and so a tied softmax) with word vectors.
+
+    ``source`` is anything ``load_vectors`` reads (a word2vec run folder, .kv, .bin, text). The
+    vectors must be as wide as the embeddings. Tokens the vectors lack keep rows drawn at the
+    vectors' scale (see ``embedding_matrix``). Returns what was loaded, for metrics.json: the
+    share of the tokenizer's real tokens (not special or ``[unusedN]`` padding) that were found.
+    """
+    import torch
+
+    vectors = load_vectors(source)
+    layer = model.get_input_embeddings()
+    if vectors.vector_size != layer.embedding_dim:
+        raise ToolkitError(
+            f"model.embeddings_from: the vectors in {source} have {vectors.vector_size} dimensions, but the "
+            f"model's token embeddings are {layer.embedding_dim} wide. Train word2vec with "
+            f"model.config.vector_size={layer.embedding_dim}, or make the model's embedding width "
+            f"{vectors.vector_size} (embedding_size for rnn_lm and elmo)."
+        )
+    vocab = {token: index for token, index in tokenizer.get_vocab().items() if index < layer.num_embeddings}
+    matrix, found = embedding_matrix(vectors, vocab)
+    with torch.no_grad():
+        layer.weight[: len(matrix)].copy_(torch.from_numpy(matrix))
+    special = set(tokenizer.all_special_tokens)
+    real = [token for token in vocab if token not in special and not token.startswith("[unused")]
+    found_real = sum(token in vectors.key_to_index for token in real)
+    return {"source": str(source), "vector_size": int(vectors.vector_size), "tokens": len(real),
+            "found": found_real, "coverage": found_real / max(len(real), 1)}

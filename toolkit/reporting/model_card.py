@@ -54,11 +54,17 @@ def card_data(recipe: Recipe, data_card: DataCard, pipeline_tag: str, evaluation
 
 
 def _origin(recipe: Recipe) -> str:
+    vectors = f"; token embeddings initialised from the word vectors `{recipe.model.embeddings_from}`" if recipe.model.embeddings_from else ""
     if not recipe.model.init_from:
-        return f"{recipe.model.family} ({recipe.model.size or 'default'} size), trained from scratch"
-    how = f"LoRA (r={recipe.peft.r}, alpha={recipe.peft.alpha})" if recipe.peft else "full fine-tuning"
+        return f"{recipe.model.family} ({recipe.model.size or 'default'} size), trained from scratch{vectors}"
+    if recipe.peft:
+        how = f"LoRA (r={recipe.peft.r}, alpha={recipe.peft.alpha})"
+    elif recipe.model.config.get("freeze_bilm", True) and recipe.task.startswith("elmo_"):
+        how = "a new head over the frozen biLM's learned mix of layers"
+    else:
+        how = "full fine-tuning"
     frozen = f", frozen: {', '.join(recipe.train.freeze)}" if recipe.train.freeze else ""
-    return f"{recipe.model.family}, fine-tuned from `{recipe.model.init_from}` with {how}{frozen}"
+    return f"{recipe.model.family}, fine-tuned from `{recipe.model.init_from}` with {how}{frozen}{vectors}"
 
 
 def _hub_id(init_from: str | None) -> str | None:

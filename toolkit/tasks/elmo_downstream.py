@@ -2,8 +2,9 @@
 
 Two tasks share this script: ``elmo_classify`` (sentence classification, the ``text_label`` view)
 and ``elmo_ner`` (character-level BIO tags derived from People's Daily nr/ns/nt POS tags). The
-recipe names the pretrained biLM run in ``model.config.bilm_from``; its tokenizer and weights are
-loaded, the biLM is frozen, and only the scalar mix and the head train (with the shared loop).
+recipe names the pretrained biLM run in ``model.init_from``; its tokenizer and weights are loaded,
+the biLM is frozen, and only the scalar mix and the head train (with the shared loop). The recipe's
+``model.config`` may set the head options only (the family's ``finetune_config_keys``).
 Metrics: accuracy, or entity precision/recall/F1, plus the learned layer weights.
 """
 
@@ -17,6 +18,8 @@ import torch
 from ..data import load_card, load_corpus
 from ..data.ner import NER_LABELS, char_bio, chunks, entity_f1
 from ..errors import ToolkitError
+from ..models.elmo import FAMILY
+from ..models.pretrained import load_pretrained, resolve_source
 from ..recipe import Recipe
 from ..tokenization import load_tokenizer
 from ..training import make_accelerator
@@ -24,8 +27,6 @@ from .base import Task
 from .common import RunOutcome
 from .runner import Training, evaluate_saved, train_and_save
 
-# Config fields a downstream recipe may set; the biLM's shape comes from its own folder.
-DOWNSTREAM_FIELDS = ("bilm_from", "mix", "freeze_bilm", "head_hidden", "head_dropout")
 USAGE = """
 import toolkit.models  # or trust_remote_code=True without toolkit
 from transformers import pipeline
@@ -130,40 +131,30 @@ def evaluate_head(accelerator, model, dataloader, task: str, max_batches: int | 
 
 
 def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
-    from transformers import AutoConfig
+    import transformers
 
     kind = KINDS[recipe.task]
-    config = recipe.model.config
-    if not config.get("bilm_from"):
-        raise ToolkitError(f"Task {recipe.task} fine-tunes a pretrained biLM: set model.config.bilm_from to a bilm run folder.")
-    shape_fields = sorted(set(config) - set(DOWNSTREAM_FIELDS))
-    if shape_fields:
-        raise ToolkitError(f"model.config.{shape_fields[0]}: the biLM's shape comes from {config['bilm_from']}; "
-                           f"a downstream recipe may set only {', '.join(DOWNSTREAM_FIELDS)}.")
-    bilm_dir = Path(config["bilm_from"])
-    is_bilm = (bilm_dir / "config.json").is_file() and AutoConfig.from_pretrained(str(bilm_dir)).model_type == "toolkit_elmo"
-    if not is_bilm:
-        raise ToolkitError(f"model.config.bilm_from: {bilm_dir} is not an ELMo biLM folder (train one with task bilm).")
+    if not recipe.model.init_from:
+        raise ToolkitError(f"Task {recipe.task} trains a head over a pretrained biLM: set model.init_from to a "
+                           f"bilm run folder (train one with recipes/elmo/tiny_bilm.yaml).")
     card = load_card(recipe.data.card)
     labels = _labels(recipe.task, card)
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
-    tokenizer = load_tokenizer(bilm_dir)
+    bilm_source = resolve_source(recipe.model.init_from)
+    model = load_pretrained(
+        recipe.model.init_from, getattr(transformers, kind.auto_class), FAMILY, recipe.model.trust_remote_code,
+        num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
+        bilm_from=recipe.model.init_from, **recipe.model.config,
+    )
+    model.apply_freeze()
+    tokenizer = load_tokenizer(bilm_source)
     with accelerator.main_process_first():
         corpus = load_corpus(card, view=kind.view, max_rows=recipe.data.max_rows)
         if recipe.eval.split not in corpus:
             raise ToolkitError(f"eval.split '{recipe.eval.split}' is not a split of {card.name}; it has {list(corpus)}.")
         data = {s: encode(recipe.task, corpus[s], tokenizer, recipe.data.block_size) for s in dict.fromkeys(["train", recipe.eval.split])}
-
-    import transformers
-
-    model_class = getattr(transformers, kind.auto_class)
-    model = model_class.from_pretrained(
-        str(bilm_dir), num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)}, **config,
-    )
-    model.apply_freeze()
     if accelerator.is_main_process and not resume:
-        accelerator.print(f"Mixing layers {model.config.mixed_layers} of the frozen biLM {bilm_dir}.")
+        accelerator.print(f"Mixing layers {model.config.mixed_layers} of the frozen biLM {recipe.model.init_from}.")
     parts = Training(
         model=model, tokenizer=tokenizer, train_dataset=data["train"], eval_dataset=data[recipe.eval.split],
         collate=make_collate(tokenizer.pad_token_id, per_token=recipe.task == "elmo_ner"),

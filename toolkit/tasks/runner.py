@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from ..errors import ToolkitError
 from ..models.pretrained import parameter_counts
+from ..models.word2vec import init_embeddings_from
 from ..recipe import Recipe
 from ..training import build_optimizer, build_scheduler, causal_lm_loss, fit
 from .common import RunOutcome, finish_run, hardware, save_model
@@ -56,6 +57,11 @@ def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, 
     eval_dl = DataLoader(parts.eval_dataset, batch_size=recipe.eval.batch_size or recipe.train.batch_size,
                          collate_fn=parts.eval_collate or parts.collate)
     model = parts.model
+    extra_metrics = dict(parts.extra_metrics or {})
+    if recipe.model.embeddings_from:  # on resume too: the checkpoint then overwrites the weights
+        extra_metrics["embeddings_from"] = init_embeddings_from(model, recipe.model.embeddings_from, parts.tokenizer)
+        accelerator.print(f"Token embeddings from {recipe.model.embeddings_from}: "
+                          f"{extra_metrics['embeddings_from']['coverage']:.1%} of the vocabulary found.")
     optimizer = build_optimizer(model, recipe.train)
     scheduler = build_scheduler(optimizer, recipe.train)
     model, optimizer, train_dl, eval_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, eval_dl, scheduler)
@@ -78,7 +84,7 @@ def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, 
         metrics = {
             "task": recipe.task,
             "vocab_size": len(parts.tokenizer),
-            **(parts.extra_metrics or {}),
+            **extra_metrics,
             **{name: final[name] for name in parts.carry},
             "final": headline,
             "samples": final.get("samples", []),
