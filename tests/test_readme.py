@@ -48,3 +48,10 @@ def test_python_examples_compile():
 def test_ci_runs_the_readme_test_command():
     ci = (REPO / ".ci" / "run").read_text()
     assert "<!-- test-command -->" in ci and "<!-- test-command -->" in README
+
+
+def test_benchmark_scripts_shown_exist_and_compile():
+    scripts = re.findall(r"python (benchmarks/\S+\.py)", README)
+    assert scripts
+    for script in scripts:
+        compile((REPO / script).read_text(encoding="utf-8"), script, "exec")
