@@ -208,7 +208,7 @@ class Recipe(_Section):
                     "the architecture comes from the pretrained model"
                     + (f" (model.config may set only {', '.join(tunable)} here; got {extra[0]})" if tunable and extra else "")
                 )
-            family.check_finetune_config(self.model.config)
+            family.check_config_values(self.model.config)
         else:
             self.tokenizer = self.tokenizer or TokenizerSection()
             family.check_config(self.model.size, self.model.config, self.data.block_size)

@@ -50,11 +50,11 @@ class ModelFamily:
         if recipe.peft is not None and not (self.lora_targets or recipe.peft.target_modules):
             raise ValueError(f"peft: the {self.name} family has no default LoRA target modules; set peft.target_modules")
 
-    def check_finetune_config(self, overrides: dict[str, Any]) -> None:
-        """Raise ValueError for a bad value among the fields allowed next to init_from."""
-        if overrides:
+    def check_config_values(self, fields: dict[str, Any]) -> None:
+        """Raise ValueError when the config class itself rejects these values (cell: lstmm, mix: middle)."""
+        if fields:
             try:
-                self.config_class(**overrides)
+                self.config_class(**fields)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"model.config: {exc}") from None
 

@@ -44,10 +44,7 @@ class CheckedConfigFamily(ModelFamily):
 
     def check_config(self, size: str | None, overrides: dict[str, Any], block_size: int) -> None:
         super().check_config(size, overrides, block_size)
-        try:
-            self.config_class(**self.config_fields(size, overrides))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"model.config: {exc}") from None
+        self.check_config_values(self.config_fields(size, overrides))
 
 
 def build(config: RnnLMConfig) -> RnnLMForCausalLM:
