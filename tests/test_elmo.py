@@ -43,6 +43,39 @@ def test_backward_direction_sees_only_the_future_and_ignores_padding():
     assert torch.allclose(model(input_ids=padded, attention_mask=mask).layers[:, :, :7], layers, atol=1e-6)
 
 
+def test_return_dict_false_gives_tuples_for_the_bilm_and_the_heads():
+    torch.manual_seed(0)
+    ids = torch.randint(1, 30, (2, 6))
+    bilm = ElmoModel(tiny_config()).eval()
+    as_tuple = bilm(input_ids=ids, labels=ids, return_dict=False)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 4  # loss, forward_loss, backward_loss, layers
+    assert torch.equal(as_tuple[3], bilm(input_ids=ids).layers)
+    head = ElmoForSequenceClassification(tiny_config(num_labels=3)).eval()
+    loss, logits = head(input_ids=ids, labels=torch.tensor([0, 2]), return_dict=False)
+    assert logits.shape == (2, 3) and loss.dim() == 0
+    head.config.return_dict = False  # the config setting is the fallback
+    assert isinstance(head(input_ids=ids), tuple)
+
+
+def test_hidden_states_are_the_embeddings_and_every_layer_for_the_bilm_and_the_heads():
+    torch.manual_seed(0)
+    ids = torch.randint(1, 30, (2, 6))
+    bilm = ElmoModel(tiny_config()).eval()
+    assert bilm(input_ids=ids).hidden_states is None
+    out = bilm(input_ids=ids, output_hidden_states=True)
+    assert len(out.hidden_states) == 3  # embeddings + two LSTM layers
+    assert torch.equal(torch.stack(out.hidden_states), out.layers)
+    bilm.config.output_hidden_states = True  # the config setting is the fallback
+    assert len(bilm(input_ids=ids).hidden_states) == 3
+    head = ElmoForSequenceClassification(tiny_config(num_labels=3, mix="top")).eval()
+    plain = head(input_ids=ids)
+    assert plain.hidden_states is None
+    with_states = head(input_ids=ids, output_hidden_states=True)
+    assert len(with_states.hidden_states) == 3 and torch.allclose(with_states.logits, plain.logits, atol=1e-6)
+    head.config.output_hidden_states = True
+    assert len(head(input_ids=ids).hidden_states) == 3
+
+
 def test_reverse_padded_reverses_within_each_length():
     x = torch.arange(8).view(2, 4)
     assert reverse_padded(x, torch.tensor([4, 2])).tolist() == [[3, 2, 1, 0], [5, 4, 6, 7]]

@@ -64,6 +64,73 @@ def test_generate_with_cache_equals_recomputing_the_sequence(cell):
     assert model.generate(prompt, max_new_tokens=3, num_beams=3, do_sample=False).shape == (2, 7)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_return_dict_false_gives_the_tuple_transformers_models_give(cell):
+    model = tiny_model(cell)
+    ids = torch.randint(2, 40, (2, 6))
+    as_dict = model(input_ids=ids, labels=ids)
+    as_tuple = model(input_ids=ids, labels=ids, return_dict=False)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 3  # loss, logits, cache
+    for got, expected in zip(as_tuple, as_dict.to_tuple()):
+        assert torch.equal(got, expected)
+    model.config.return_dict = False  # the config setting is the fallback
+    assert isinstance(model(input_ids=ids), tuple)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_hidden_states_are_the_embeddings_and_every_layer(cell):
+    model = tiny_model(cell)
+    ids = torch.randint(2, 40, (2, 6))
+    plain = model(input_ids=ids)
+    assert plain.hidden_states is None
+    out = model(input_ids=ids, output_hidden_states=True)
+    assert len(out.hidden_states) == model.config.num_layers + 1
+    assert torch.equal(out.hidden_states[0], model.embed_tokens(ids))
+    assert [tuple(h.shape) for h in out.hidden_states[1:]] == [(2, 6, 12)] * 2
+    # The layer-by-layer run matches the fused stack: same logits, same state, same top layer.
+    assert torch.allclose(out.logits, plain.logits, atol=1e-6)
+    assert torch.allclose(out.cache, plain.cache, atol=1e-6)
+    assert torch.allclose(out.hidden_states[-1], model.rnn(model.embed_tokens(ids))[0], atol=1e-6)
+    # Layer 1 alone: the stack's first layer, fed the embeddings.
+    single = type(model.rnn)(8, 12, batch_first=True)
+    single.load_state_dict({k: v for k, v in model.rnn.state_dict().items() if k.endswith("_l0")})
+    assert torch.allclose(out.hidden_states[1], single(model.embed_tokens(ids))[0], atol=1e-6)
+    model.config.output_hidden_states = True  # the config setting is the fallback
+    assert len(model(input_ids=ids).hidden_states) == 3
+    assert model(input_ids=ids, output_hidden_states=False).hidden_states is None
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_hidden_states_with_cache_and_left_padding_match_the_full_pass(cell):
+    model = tiny_model(cell)
+    ids = torch.randint(2, 40, (2, 9))
+    full = model(input_ids=ids, output_hidden_states=True)
+    first = model(input_ids=ids[:, :5], output_hidden_states=True)
+    rest = model(input_ids=ids[:, 5:], cache=first.cache, output_hidden_states=True)
+    for k in range(3):
+        assert torch.allclose(torch.cat([first.hidden_states[k], rest.hidden_states[k]], 1), full.hidden_states[k], atol=1e-5)
+    assert torch.allclose(rest.cache, full.cache, atol=1e-5)
+    padded = torch.cat([torch.zeros(2, 3, dtype=torch.long), ids], 1)
+    mask = torch.ones_like(padded)
+    mask[:, :3] = 0
+    left = model(input_ids=padded, attention_mask=mask, output_hidden_states=True)
+    assert torch.allclose(left.hidden_states[-1][:, 3:], full.hidden_states[-1], atol=1e-5)
+    assert torch.allclose(left.cache, full.cache, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_weight_names_stay_those_of_saved_run_folders(cell, tmp_path):
+    """Run folders saved before hidden states went per layer must keep loading: same parameter names."""
+    model = tiny_model(cell)
+    gates = [f"{kind}_l{k}" for k in range(2) for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    assert set(model.state_dict()) == {"embed_tokens.weight", "lm_head.weight", "proj.weight", "proj.bias",
+                                       *(f"rnn.{g}" for g in gates)}
+    model.save_pretrained(tmp_path)
+    loaded = RnnLMForCausalLM.from_pretrained(tmp_path).eval()
+    ids = torch.randint(2, 40, (1, 5))
+    assert torch.equal(loaded(input_ids=ids).logits, model(input_ids=ids).logits)
+
+
 def test_tied_embeddings_and_labels_loss():
     model = tiny_model("lstm")
     assert model.lm_head.weight is model.embed_tokens.weight

@@ -7,6 +7,8 @@ the model folder (``auto_map``), so folders load with ``trust_remote_code=True``
   (Peters et al. 2018), trained jointly; ``loss`` is the mean of both directions' losses.
 - Layer representations: layer 0 is the token embedding (duplicated, as ELMo does, to match the
   width), layer k the forward and backward outputs of LSTM layer k concatenated.
+- ``return_dict=False`` (argument or config) gives tuples; ``output_hidden_states`` (argument or
+  config) adds the layer representations as ``hidden_states``, num_layers + 1 entries.
 - ``ScalarMix``: gamma * sum_k softmax(w)_k * layer_k, the task-specific combination of layers.
 - ``ElmoForSequenceClassification`` / ``ElmoForTokenClassification``: a small head over the mix,
   with the biLM frozen (``freeze_bilm``): no gradient, kept in eval mode (no dropout).
@@ -21,6 +23,7 @@ from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput, TokenClassifierOutput
 from transformers.utils import ModelOutput
+from transformers.utils.generic import can_return_tuple
 
 MIXES = ("scalar", "embedding", "top")
 
@@ -67,12 +70,14 @@ class ElmoConfig(PreTrainedConfig):
 
 @dataclass
 class ElmoOutput(ModelOutput):
-    """loss: mean of the two directions (when labels are given); layers: (layers+1, batch, seq, 2*embedding_size)."""
+    """loss: mean of the two directions (when labels are given); layers: (layers+1, batch, seq, 2*embedding_size);
+    hidden_states: the same layers as a tuple, when asked for (the transformers convention)."""
 
     loss: torch.Tensor | None = None
     forward_loss: torch.Tensor | None = None
     backward_loss: torch.Tensor | None = None
     layers: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -117,6 +122,11 @@ class ElmoBiLM(nn.Module):
         forward = self._direction(self.forward_layers, embeds)
         backward = [reverse_padded(h, lengths) for h in self._direction(self.backward_layers, reverse_padded(embeds, lengths))]
         return [(embeds, embeds), *zip(forward, backward)]
+
+
+def _wants_hidden_states(config: ElmoConfig, output_hidden_states: bool | None) -> bool:
+    """The argument when given, else the config's setting (as transformers models do)."""
+    return config.output_hidden_states if output_hidden_states is None else output_hidden_states
 
 
 class ElmoPreTrainedModel(PreTrainedModel):
@@ -167,10 +177,12 @@ class ElmoModel(ElmoPreTrainedModel):
     def get_output_embeddings(self):
         return self.elmo.lm_head
 
+    @can_return_tuple
     def forward(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,
-                labels: torch.LongTensor | None = None, **kwargs) -> ElmoOutput:
+                labels: torch.LongTensor | None = None, output_hidden_states: bool | None = None, **kwargs) -> ElmoOutput:
         states = self.elmo(input_ids, attention_mask)
-        layers = torch.stack([torch.cat(pair, dim=-1) for pair in states])
+        per_layer = tuple(torch.cat(pair, dim=-1) for pair in states)
+        layers = torch.stack(per_layer)
         loss = forward_loss = backward_loss = None
         if labels is not None:
             top_forward, top_backward = (self.elmo.dropout(h) for h in states[-1])
@@ -181,7 +193,9 @@ class ElmoModel(ElmoPreTrainedModel):
             forward_loss = nn.functional.cross_entropy(forward_logits.reshape(-1, vocab), labels[:, 1:].reshape(-1), ignore_index=-100)
             backward_loss = nn.functional.cross_entropy(backward_logits.reshape(-1, vocab), labels[:, :-1].reshape(-1), ignore_index=-100)
             loss = (forward_loss + backward_loss) / 2
-        return ElmoOutput(loss=loss, forward_loss=forward_loss, backward_loss=backward_loss, layers=layers)
+        hidden_states = per_layer if _wants_hidden_states(self.config, output_hidden_states) else None
+        return ElmoOutput(loss=loss, forward_loss=forward_loss, backward_loss=backward_loss, layers=layers,
+                          hidden_states=hidden_states)
 
 
 class ScalarMix(nn.Module):
@@ -230,15 +244,24 @@ class _ElmoWithHead(ElmoPreTrainedModel):
             self.elmo.eval()  # a frozen biLM is a fixed feature extractor: no dropout
         return self
 
-    def mixed_features(self, input_ids, attention_mask=None) -> torch.Tensor:
+    def bilm_layers(self, input_ids, attention_mask=None, which: list[int] | None = None) -> list[torch.Tensor]:
+        """The biLM's layer representations (0 = embeddings) listed in ``which`` (default: all)."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_bilm):
-            if self.config.mixed_layers == [0]:  # context-free features: no need to run the LSTMs
+            if which == [0]:  # context-free features: no need to run the LSTMs
                 embeds = self.elmo.embed_tokens(input_ids)
-                layers = torch.cat([embeds, embeds], dim=-1)[None]
-            else:
-                states = self.elmo(input_ids, attention_mask)
-                layers = torch.stack([torch.cat(states[k], dim=-1) for k in self.config.mixed_layers])
-        return self.scalar_mix(layers)
+                return [torch.cat([embeds, embeds], dim=-1)]
+            states = self.elmo(input_ids, attention_mask)
+            return [torch.cat(states[k], dim=-1) for k in (which if which is not None else range(len(states)))]
+
+    def mixed_features(self, input_ids, attention_mask=None) -> torch.Tensor:
+        return self.scalar_mix(torch.stack(self.bilm_layers(input_ids, attention_mask, self.config.mixed_layers)))
+
+    def _features(self, input_ids, attention_mask, output_hidden_states):
+        """The mixed features, plus every layer as ``hidden_states`` when asked for (else None)."""
+        if not _wants_hidden_states(self.config, output_hidden_states):
+            return self.mixed_features(input_ids, attention_mask), None
+        layers = self.bilm_layers(input_ids, attention_mask)
+        return self.scalar_mix(torch.stack([layers[k] for k in self.config.mixed_layers])), tuple(layers)
 
     def layer_weights(self) -> dict[str, float]:
         """The learned mix: softmax weight per layer name, and gamma."""
@@ -248,21 +271,24 @@ class _ElmoWithHead(ElmoPreTrainedModel):
 
 
 class ElmoForSequenceClassification(_ElmoWithHead):
-    def forward(self, input_ids, attention_mask=None, labels=None, **kwargs) -> SequenceClassifierOutput:
+    @can_return_tuple
+    def forward(self, input_ids, attention_mask=None, labels=None, output_hidden_states=None, **kwargs) -> SequenceClassifierOutput:
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        mixed = self.mixed_features(input_ids, attention_mask)
+        mixed, hidden_states = self._features(input_ids, attention_mask, output_hidden_states)
         mask = attention_mask.unsqueeze(-1).to(mixed.dtype)
         pooled = (mixed * mask).sum(1) / mask.sum(1).clamp(min=1)  # mean over the real tokens
         logits = self.head(pooled)
         loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)
 
 
 class ElmoForTokenClassification(_ElmoWithHead):
-    def forward(self, input_ids, attention_mask=None, labels=None, **kwargs) -> TokenClassifierOutput:
-        logits = self.head(self.mixed_features(input_ids, attention_mask))
+    @can_return_tuple
+    def forward(self, input_ids, attention_mask=None, labels=None, output_hidden_states=None, **kwargs) -> TokenClassifierOutput:
+        mixed, hidden_states = self._features(input_ids, attention_mask, output_hidden_states)
+        logits = self.head(mixed)
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
-        return TokenClassifierOutput(loss=loss, logits=logits)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)

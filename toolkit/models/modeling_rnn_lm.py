@@ -5,19 +5,37 @@ into the model folder (``auto_map`` in config.json), so the folder loads anywher
 ``AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True)``, without toolkit.
 
 Generation carries the recurrent state between steps as the ``cache`` (a tensor; for an LSTM
-hidden and cell state stacked), so each new token costs one recurrent step, not a re-read.
+hidden and cell state stacked), so each new token costs one recurrent step, not a re-read. The
+argument is named ``cache`` as generate() passes it from transformers 5.24 on (before, it was
+``past_key_values``), hence the transformers floor in pyproject.toml.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
+from torch.func import functional_call
 from transformers import GenerationMixin, PreTrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutput
+from transformers.utils.generic import can_return_tuple
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+# generate() hands the previous step's output ``cache`` back to forward only from transformers 5.24 on;
+# older versions look for ``past_key_values``, so every step would restart from a zero state and
+# generation would silently produce wrong tokens. This file also travels inside model folders (loaded
+# without toolkit's pinned dependencies), hence the check here and not only in pyproject.toml.
+if "cache" not in inspect.signature(GenerationMixin.prepare_inputs_for_generation).parameters:
+    import transformers
+
+    raise ImportError(
+        f"the rnn_lm model needs transformers>=5.24 (found {transformers.__version__}): older versions pass "
+        "the recurrent state to the model as past_key_values, and generation would ignore it"
+    )
 
 
 class RnnLMConfig(PreTrainedConfig):
@@ -68,10 +86,20 @@ class RnnLMForCausalLM(PreTrainedModel, GenerationMixin):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.embedding_size)
         self.dropout = nn.Dropout(config.dropout)
-        self.rnn = CELLS[config.cell](
+        cell = CELLS[config.cell]
+        self.rnn = cell(
             config.embedding_size, config.hidden_size, num_layers=config.num_layers, batch_first=True,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
         )
+        # Shape-only one-layer twins of the stack, on the meta device (no memory) and kept in a tuple
+        # (not registered, never saved). Running layer k through one of them with the stack's layer-k
+        # weights gives that layer's outputs for ``hidden_states``, while the weights stay in the one
+        # fused stack under the names saved run folders use (rnn.weight_ih_l{k}, ...).
+        with torch.device("meta"):
+            self._one_layer_shapes = (
+                cell(config.embedding_size, config.hidden_size, batch_first=True),
+                cell(config.hidden_size, config.hidden_size, batch_first=True),
+            )
         needs_projection = config.hidden_size != config.embedding_size
         self.proj = nn.Linear(config.hidden_size, config.embedding_size) if needs_projection else None
         self.lm_head = nn.Linear(config.embedding_size, config.vocab_size, bias=False)
@@ -125,13 +153,13 @@ class RnnLMForCausalLM(PreTrainedModel, GenerationMixin):
     def _reorder_cache(self, cache: torch.Tensor, beam_idx: torch.LongTensor) -> torch.Tensor:
         return cache.index_select(-2, beam_idx.to(cache.device))  # batch is the second-last dim
 
-    def _run_rnn(self, embeds, state, mask):
-        """Run the recurrent stack; positions where ``mask`` is 0 (left padding) keep the state."""
+    def _run_rnn(self, run, embeds, state, mask):
+        """Run ``run`` (the stack or one layer of it); positions where ``mask`` is 0 (left padding) keep the state."""
         if mask is None or bool(mask.all()):
-            return self.rnn(embeds, state)
+            return run(embeds, state)
         outputs = []
         for t in range(embeds.shape[1]):
-            out, new_state = self.rnn(embeds[:, t : t + 1], state)
+            out, new_state = run(embeds[:, t : t + 1], state)
             keep = mask[:, t].to(out.dtype)
             if state is None:  # zeros, as the RNN would start from
                 state = tuple(torch.zeros_like(s) for s in new_state) if isinstance(new_state, tuple) else torch.zeros_like(new_state)
@@ -142,6 +170,34 @@ class RnnLMForCausalLM(PreTrainedModel, GenerationMixin):
             outputs.append(out)
         return torch.cat(outputs, dim=1), state
 
+    def _run_one_layer(self, index, inputs, state):
+        """Layer ``index`` of the stack alone, with the stack's own weights."""
+        shape = self._one_layer_shapes[min(index, 1)]
+        weights = {name: getattr(self.rnn, name[: -len("_l0")] + f"_l{index}") for name in shape._flat_weights_names}
+        return functional_call(shape, weights, (inputs, state))
+
+    @staticmethod
+    def _layer_state(state, index):
+        if state is None:
+            return None
+        return tuple(s[index : index + 1] for s in state) if isinstance(state, tuple) else state[index : index + 1]
+
+    @staticmethod
+    def _stack_layer_states(states):
+        return tuple(torch.cat(parts) for parts in zip(*states)) if isinstance(states[0], tuple) else torch.cat(states)
+
+    def _run_layer_by_layer(self, inputs, state, mask):
+        """Each layer's outputs (for ``hidden_states``) and the final state of the whole stack."""
+        outputs, states = [], []
+        for index in range(self.config.num_layers):
+            if index > 0:  # the dropout the fused stack applies between its layers
+                inputs = nn.functional.dropout(inputs, self.rnn.dropout, self.training)
+            inputs, layer_state = self._run_rnn(partial(self._run_one_layer, index), inputs, self._layer_state(state, index), mask)
+            outputs.append(inputs)
+            states.append(layer_state)
+        return outputs, self._stack_layer_states(states)
+
+    @can_return_tuple  # return_dict=False (argument or config) gives the tuple, as in transformers models
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -150,16 +206,25 @@ class RnnLMForCausalLM(PreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
-        return_dict: bool | None = None,
         output_hidden_states: bool | None = None,
         **kwargs,
     ) -> RnnLMOutput:
         """``labels`` are the input ids (shifted inside, as in GPT-2); -100 is ignored.
-        ``attention_mask`` may mark left padding (batched generation); the state skips it."""
+        ``attention_mask`` may mark left padding (batched generation); the state skips it.
+        ``hidden_states``: the embeddings fed to the stack, then each recurrent layer's outputs
+        (before the projection to the embedding width), num_layers + 1 entries."""
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         embeds = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds
         mask = attention_mask[:, -embeds.shape[1] :] if attention_mask is not None else None
-        hidden, state = self._run_rnn(self.dropout(embeds), self._unpack_state(cache), mask)
-        hidden = self.dropout(hidden)
+        inputs, state = self.dropout(embeds), self._unpack_state(cache)
+        hidden_states = None
+        if output_hidden_states:  # layer by layer; otherwise the fused stack (faster on GPU)
+            layer_outputs, state = self._run_layer_by_layer(inputs, state, mask)
+            hidden_states, top = (inputs, *layer_outputs), layer_outputs[-1]
+        else:
+            top, state = self._run_rnn(self.rnn, inputs, state, mask)
+        hidden = self.dropout(top)
         if self.proj is not None:
             hidden = self.proj(hidden)
         logits = self.lm_head(hidden)
@@ -170,6 +235,5 @@ class RnnLMForCausalLM(PreTrainedModel, GenerationMixin):
             )
         use_cache = self.config.use_cache if use_cache is None else use_cache
         return RnnLMOutput(
-            loss=loss, logits=logits, cache=self._pack_state(state) if use_cache else None,
-            hidden_states=(hidden,) if output_hidden_states else None,
+            loss=loss, logits=logits, cache=self._pack_state(state) if use_cache else None, hidden_states=hidden_states,
         )
