@@ -76,6 +76,15 @@ def test_hidden_states_are_the_embeddings_and_every_layer_for_the_bilm_and_the_h
     assert len(head(input_ids=ids).hidden_states) == 3
 
 
+def test_resizing_the_vocabulary_keeps_the_softmax_tied():
+    model = ElmoModel(tiny_config())
+    model.resize_token_embeddings(35)
+    assert model.elmo.embed_tokens.weight.shape == (35, 8) and model.elmo.lm_head.weight.shape == (35, 8)
+    assert model.elmo.lm_head.weight is model.elmo.embed_tokens.weight
+    ids = torch.randint(1, 35, (1, 5))
+    assert model(input_ids=ids, labels=ids).loss.isfinite()
+
+
 def test_reverse_padded_reverses_within_each_length():
     x = torch.arange(8).view(2, 4)
     assert reverse_padded(x, torch.tensor([4, 2])).tolist() == [[3, 2, 1, 0], [5, 4, 6, 7]]

@@ -177,6 +177,9 @@ class ElmoModel(ElmoPreTrainedModel):
     def get_output_embeddings(self):
         return self.elmo.lm_head
 
+    def set_output_embeddings(self, value):  # resize_token_embeddings replaces the softmax through this
+        self.elmo.lm_head = value
+
     @can_return_tuple
     def forward(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,
                 labels: torch.LongTensor | None = None, output_hidden_states: bool | None = None, **kwargs) -> ElmoOutput:
