@@ -159,13 +159,15 @@ def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, *
     """Continue prompts with a causal LM folder; settings as in the recipe's eval.generation."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .generation import generate_text
-    from .recipe import GenerationSection
+    from .generation import checked_settings, generate_text
+    from .models.pretrained import check_tokenizer_files, loading_error, model_folder
 
-    path = str(run_dir)
+    section = checked_settings(settings)
+    source = model_folder(run_dir)
+    check_tokenizer_files(source)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source)
     except (OSError, ValueError) as exc:
-        raise ToolkitError(f"Could not load a text-generation model from '{run_dir}': {exc}") from None
-    return generate_text(model, tokenizer, prompts, GenerationSection(**settings), seed=seed)
+        raise loading_error(source, "a text-generation model from", exc) from None
+    return generate_text(model, tokenizer, prompts, section, seed=seed)
