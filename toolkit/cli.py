@@ -128,6 +128,17 @@ def cmd_push(args) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    """argparse type for counts that must be at least 1 (argparse names the flag in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed: give at least 1, or leave the flag out for no cap")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="toolkit", description="Train classic neural language models on Chinese text from YAML recipes.",
@@ -175,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--card", default=None, help="data card (default: the run's own)")
     p.add_argument("--split", default="test", help="split to evaluate (default test)")
-    p.add_argument("--max-batches", type=int, default=None, help="cap on evaluation batches")
+    p.add_argument("--max-batches", type=_positive_int, default=None, help="cap on evaluation batches, at least 1 (default: all)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("push", help="upload a run folder to the Hugging Face Hub")
