@@ -105,7 +105,6 @@ def cmd_generate(args) -> int:
         if ignored:
             print(f"note: --greedy picks the most likely token, so {', '.join(ignored)} "
                   f"{'does' if len(ignored) == 1 else 'do'} not apply.", file=sys.stderr)
-        settings = {k: v for k, v in settings.items() if k not in SAMPLING_SETTINGS}
     checked_settings(settings, name=_flag)  # before loading the model, naming the flag
     for text in generate(args.run_dir, args.prompt, seed=args.seed, **settings):
         print(text)

@@ -21,7 +21,10 @@ SAMPLING_SETTINGS = ("top_k", "top_p", "temperature")
 def checked_settings(values: dict, name: Callable[[str], str] = str) -> GenerationSection:
     """Generation settings as a GenerationSection, or one paragraph naming the first bad setting
     (``name`` turns a field into what the user typed, e.g. ``--top-p``) and what it allows.
-    NaN and infinity are refused too: a NaN temperature would sample garbage without a word."""
+    NaN and infinity are refused too: a NaN temperature would sample garbage without a word.
+    Greedy decoding (do_sample false) drops the sampling settings, which do not apply to it."""
+    if values.get("do_sample") is False:
+        values = {key: value for key, value in values.items() if key not in SAMPLING_SETTINGS}
     for key, value in values.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise ToolkitError(f"{name(key)} {value} is not allowed: it must be {_allowed(key)}.")
