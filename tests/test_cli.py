@@ -41,7 +41,7 @@ def test_validate_prints_summary(capsys):
     (["validate", "gpt2/tiny_pretrain", "train.lr=0.1"], "unknown key 'train.lr'"),
     (["run", "gpt2/tiny_pretrain", "data.card=peoples_daily", "output.dir=/nonexistent/run"], "Data card 'peoples_daily' not found"),
     (["validate", "gpt2/tiny_pretrain", "task=fill_mask"], "unknown task"),
-    (["generate", "/nonexistent/run", "--prompt", "x"], "Could not load"),
+    (["generate", "/nonexistent/run", "--prompt", "x"], "not a model folder"),
 ])
 def test_user_mistakes_exit_non_zero_without_traceback(args, expected):
     done = run_cli(*args)

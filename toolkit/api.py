@@ -124,10 +124,17 @@ def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
              max_batches: int | None = None) -> dict[str, float]:
     """Re-evaluate a run folder on a card's split (default: its own card), appending the result
     to its metrics and model card; any other model folder or Hub id needs ``card``."""
+    from .models.pretrained import model_folder
     from .rundir import is_run_dir
     from .tasks import TASKS
 
-    recipe = read_run_recipe(run_dir) if is_run_dir(run_dir) else _recipe_for_model(str(run_dir), card)
+    if max_batches is not None and max_batches < 1:
+        raise ToolkitError(f"max_batches {max_batches} is not allowed: give at least 1, or None for all batches.")
+    if is_run_dir(run_dir):  # its task checks its own files (word2vec runs have no config.json)
+        recipe = read_run_recipe(run_dir)
+    else:  # a missing or empty folder is named before any talk of recipes or cards
+        model_folder(run_dir)
+        recipe = _recipe_for_model(str(run_dir), card)
     return TASKS[recipe.task].evaluate(Path(run_dir), recipe, split, card, max_batches)
 
 
@@ -136,7 +143,7 @@ def _recipe_for_model(model: str, card: str | None) -> Recipe:
     from transformers import AutoConfig
 
     from .models import FAMILIES
-    from .models.pretrained import resolve_source
+    from .models.pretrained import loading_error, resolve_source
     from .recipe import recipe_from_dict
 
     if not card:
@@ -144,28 +151,56 @@ def _recipe_for_model(model: str, card: str | None) -> Recipe:
     try:
         config = AutoConfig.from_pretrained(resolve_source(model))
     except (OSError, ValueError) as exc:
-        raise ToolkitError(f"Cannot read the config of '{model}': {str(exc).splitlines()[0]}") from None
+        raise loading_error(model, "the config of", exc) from None
     family = next((f for f in FAMILIES.values() if config.model_type in f.model_types), None)
     if family is None:
         raise ToolkitError(f"'{model}' is a {config.model_type} model, which no toolkit family evaluates.")
+    task = _task_for_architecture(model, (config.architectures or [""])[0], family)
     positions = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 128)
     return recipe_from_dict({
-        "task": family.tasks[0], "data": {"card": card, "block_size": min(128, positions)},
+        "task": task, "data": {"card": card, "block_size": min(128, positions)},
         "model": {"family": family.name, "init_from": model}, "output": {"dir": model},
     }, source=f"<evaluation of {model}>")
+
+
+# The task that evaluates a model, by the ending of its architecture's name (config.json). The
+# first family task would re-evaluate a fine-tuned classifier as a pretraining model.
+TASK_FOR_ARCHITECTURE = {
+    "ForSequenceClassification": ("sequence_classification", "elmo_classify"),
+    "ForTokenClassification": ("token_classification", "elmo_ner"),
+    "ForMaskedLM": ("bert_pretrain",), "ForPreTraining": ("bert_pretrain",),
+    "ForCausalLM": ("causal_lm",), "LMHeadModel": ("causal_lm",),
+    "ElmoModel": ("bilm",),
+}
+
+
+def _task_for_architecture(model: str, architecture: str, family) -> str:
+    """The family's task that evaluates this architecture; a family with one task needs no name."""
+    candidates = next((tasks for ending, tasks in TASK_FOR_ARCHITECTURE.items() if architecture.endswith(ending)), ())
+    task = next((t for t in candidates if t in family.tasks), None)
+    if task is None and len(family.tasks) == 1:
+        task = family.tasks[0]
+    if task is None:
+        raise ToolkitError(
+            f"'{model}' holds a {architecture or 'model with no architecture in config.json'}, which no "
+            f"{family.name} task evaluates (tasks: {', '.join(family.tasks)})."
+        )
+    return task
 
 
 def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, **settings) -> list[str]:
     """Continue prompts with a causal LM folder; settings as in the recipe's eval.generation."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .generation import generate_text
-    from .recipe import GenerationSection
+    from .generation import checked_settings, generate_text
+    from .models.pretrained import check_tokenizer_files, loading_error, model_folder
 
-    path = str(run_dir)
+    section = checked_settings(settings)
+    source = model_folder(run_dir)
+    check_tokenizer_files(source)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source)
     except (OSError, ValueError) as exc:
-        raise ToolkitError(f"Could not load a text-generation model from '{run_dir}': {exc}") from None
-    return generate_text(model, tokenizer, prompts, GenerationSection(**settings), seed=seed)
+        raise loading_error(source, "a text-generation model from", exc) from None
+    return generate_text(model, tokenizer, prompts, section, seed=seed)

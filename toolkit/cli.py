@@ -85,11 +85,27 @@ def cmd_data_show(args) -> int:
     return 0
 
 
+# `toolkit generate` flags, one per GenerationSection field.
+GENERATION_FLAGS = ("max_new_tokens", "top_k", "top_p", "temperature", "repetition_penalty")
+
+
+def _flag(setting: str) -> str:
+    return "--" + setting.replace("_", "-")
+
+
 def cmd_generate(args) -> int:
     from .api import generate
+    from .generation import SAMPLING_SETTINGS, checked_settings
 
-    settings = {k: getattr(args, k) for k in ("max_new_tokens", "top_k", "top_p", "temperature", "repetition_penalty")}
+    # Flags left out are None: the recipe's eval.generation defaults apply.
+    settings = {k: getattr(args, k) for k in GENERATION_FLAGS if getattr(args, k) is not None}
     settings["do_sample"] = not args.greedy
+    if args.greedy:  # the most likely token is the same at any temperature: sampling flags do not apply
+        ignored = [_flag(k) for k in SAMPLING_SETTINGS if k in settings]
+        if ignored:
+            print(f"note: --greedy picks the most likely token, so {', '.join(ignored)} "
+                  f"{'does' if len(ignored) == 1 else 'do'} not apply.", file=sys.stderr)
+    checked_settings(settings, name=_flag)  # before loading the model, naming the flag
     for text in generate(args.run_dir, args.prompt, seed=args.seed, **settings):
         print(text)
     return 0
@@ -109,6 +125,17 @@ def cmd_push(args) -> int:
     push_run(args.run_dir, args.repo_id, private=args.private, revision=args.revision,
              commit_message=args.commit_message, dry_run=args.dry_run)
     return 0
+
+
+def _positive_int(text: str) -> int:
+    """argparse type for counts that must be at least 1 (argparse names the flag in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed: give at least 1, or leave the flag out for no cap")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,11 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="continue a prompt with a trained causal LM")
     p.add_argument("run_dir", help="run folder or model folder")
     p.add_argument("--prompt", action="append", required=True, help="prompt text (repeatable)")
-    p.add_argument("--max-new-tokens", type=int, default=50)
-    p.add_argument("--top-k", type=int, default=50)
-    p.add_argument("--top-p", type=float, default=0.95)
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--repetition-penalty", type=float, default=1.0)
+    p.add_argument("--max-new-tokens", type=int, help="tokens to add, at least 1 (default 50; capped at the model's context)")
+    p.add_argument("--top-k", type=int, help="sample among the k likeliest tokens, 0 for all (default 50)")
+    p.add_argument("--top-p", type=float, help="nucleus sampling mass, in (0, 1] (default 0.95)")
+    p.add_argument("--temperature", type=float, help="above 0: lower is safer, higher more varied (default 1.0)")
+    p.add_argument("--repetition-penalty", type=float, help="above 0, 1 for none (default 1.0)")
     p.add_argument("--greedy", action="store_true", help="pick the most likely token instead of sampling")
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
     p.set_defaults(func=cmd_generate)
@@ -158,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--card", default=None, help="data card (default: the run's own)")
     p.add_argument("--split", default="test", help="split to evaluate (default test)")
-    p.add_argument("--max-batches", type=int, default=None, help="cap on evaluation batches")
+    p.add_argument("--max-batches", type=_positive_int, default=None, help="cap on evaluation batches, at least 1 (default: all)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("push", help="upload a run folder to the Hugging Face Hub")

@@ -16,8 +16,47 @@ def _pipeline(task: str, model: str):
         raise ToolkitError(f"Could not load a {task} model from '{model}': {str(exc).splitlines()[0]}") from None
 
 
+def _architecture(model: str) -> tuple[str, str]:
+    """(source to load, the architecture its config.json names), after checking it is a model folder."""
+    from transformers import AutoConfig
+
+    from .models.pretrained import loading_error, model_folder
+
+    source = model_folder(model)
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        raise loading_error(source, "the config of", exc) from None
+    return source, (config.architectures or ["(none named in config.json)"])[0]
+
+
+# What each kind of model folder is for: architecture name ending -> the command that uses it.
+COMMAND_FOR = {
+    "ForSequenceClassification": "predict", "ForTokenClassification": "predict",
+    "ForMaskedLM": "fill-mask", "ForPreTraining": "fill-mask",
+    "ForCausalLM": "generate", "LMHeadModel": "generate", "ElmoModel": "embed",
+}
+_USAGE = {"predict": "toolkit predict {dir} TEXT", "fill-mask": "toolkit fill-mask {dir} TEXT_WITH_[MASK]",
+          "generate": "toolkit generate {dir} --prompt TEXT", "embed": "toolkit embed {dir} TEXT"}
+
+
+def command_for(architecture: str) -> str | None:
+    """The toolkit command that uses a model of this architecture (None: none does)."""
+    return next((command for ending, command in COMMAND_FOR.items() if architecture.endswith(ending)), None)
+
+
+def _refuse(model: str, architecture: str, command: str, wants: str) -> ToolkitError:
+    """Why ``command`` does not apply to this folder, and which command does."""
+    fits = command_for(architecture)
+    instead = f"; for this model use `{_USAGE[fits].format(dir=model)}`" if fits else ""
+    return ToolkitError(f"{model} holds a {architecture}, not {wants}, so `toolkit {command}` cannot use it{instead}.")
+
+
 def cmd_fill_mask(args) -> int:
-    fill = _pipeline("fill-mask", args.run_dir)
+    source, architecture = _architecture(args.run_dir)
+    if command_for(architecture) != "fill-mask":
+        raise _refuse(args.run_dir, architecture, "fill-mask", "a masked language model (such as BertForMaskedLM)")
+    fill = _pipeline("fill-mask", source)
     if fill.tokenizer.mask_token not in args.text:
         raise ToolkitError(f"The text has no {fill.tokenizer.mask_token} token to fill, e.g. 今天{fill.tokenizer.mask_token}气很好.")
     results = fill(args.text, top_k=args.top_k)
@@ -31,17 +70,17 @@ def cmd_fill_mask(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(args.run_dir)
-    architecture = (config.architectures or [""])[0]
+    source, architecture = _architecture(args.run_dir)
     if architecture.endswith("ForTokenClassification"):
-        tagger = _pipeline("token-classification", args.run_dir)
+        tagger = _pipeline("token-classification", source)
         for text in args.text:
             tags = [(item["word"], item["entity"], round(float(item["score"]), 4)) for item in tagger(text)]
             print(json.dumps({"text": text, "tags": tags}, ensure_ascii=False))
         return 0
-    classify = _pipeline("text-classification", args.run_dir)
+    # Any other architecture would get a new, untrained classification head: random labels.
+    if command_for(architecture) != "predict":
+        raise _refuse(args.run_dir, architecture, "predict", "a sequence or token classification model")
+    classify = _pipeline("text-classification", source)
     for text in args.text:
         best = classify(text)[0]
         print(f"{best['label']}\t{best['score']:.4f}\t{text}")

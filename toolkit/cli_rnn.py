@@ -13,6 +13,14 @@ HEADLINE = ("perplexity", "forward_perplexity", "backward_perplexity", "accuracy
 def compare_runs(run_dirs: list[str | Path], plot: str | Path | None = None) -> list[dict]:
     """One row per run (name, family, task, headline metrics, parameters, steps, training time);
     with ``plot``, a PNG of their training-loss curves on shared axes."""
+    rows, curves = compare_rows(run_dirs)
+    if plot:
+        plot_curves(curves, Path(plot))
+    return rows
+
+
+def compare_rows(run_dirs: list[str | Path]) -> tuple[list[dict], list[tuple[str, list[dict]]]]:
+    """The table's rows and each run's (name, training-loss log)."""
     from .reporting.metrics import read_metrics
     from .rundir import read_run_recipe
 
@@ -32,12 +40,11 @@ def compare_runs(run_dirs: list[str | Path], plot: str | Path | None = None) -> 
             "train_seconds": train.get("train_seconds"),
         })
         curves.append((run_dir.name, metrics.get("log", [])))
-    if plot:
-        _plot_curves(curves, Path(plot))
-    return rows
+    return rows, curves
 
 
-def _plot_curves(curves: list[tuple[str, list[dict]]], path: Path) -> None:
+def plot_curves(curves: list[tuple[str, list[dict]]], path: Path) -> None:
+    """Training-loss curves on shared axes, written to ``path`` (a PNG, or any format matplotlib knows)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,9 +59,19 @@ def _plot_curves(curves: list[tuple[str, list[dict]]], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    except (OSError, ValueError) as exc:  # unwritable folder, a file in the way, unknown image format
+        blocking = next((a for a in path.parents if a.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            reason = f"{blocking} is a file, not a folder"
+        else:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        raise ToolkitError(f"Cannot write the loss-curve plot to {path}: {reason}. Give --plot a writable "
+                           f"path (such as compare_loss.png) or --plot '' for none.") from None
+    finally:
+        plt.close(fig)
 
 
 def _format(value) -> str:
@@ -75,9 +92,11 @@ def format_table(rows: list[dict]) -> str:
 
 
 def cmd_compare(args) -> int:
-    rows = compare_runs(args.run_dirs, plot=args.plot)
-    print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else format_table(rows))
+    rows, curves = compare_rows(args.run_dirs)
+    # The table first: a plot path that cannot be written must not cost the user the numbers.
+    print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else format_table(rows), flush=True)
     if args.plot:
+        plot_curves(curves, Path(args.plot))
         print(f"\nLoss curves: {args.plot}")
     return 0
 
@@ -92,9 +111,14 @@ def embed(model_dir: str | Path, text: str):
     from transformers import AutoConfig, AutoModel
 
     from .models.modeling_elmo import ElmoModel
+    from .models.pretrained import loading_error, model_folder
     from .tokenization import load_tokenizer
 
-    config = AutoConfig.from_pretrained(str(model_dir))
+    model_dir = model_folder(model_dir)
+    try:
+        config = AutoConfig.from_pretrained(model_dir)
+    except (OSError, ValueError) as exc:
+        raise loading_error(model_dir, "the config of", exc) from None
     if config.model_type != "toolkit_elmo":
         raise ToolkitError(f"{model_dir} is a {config.model_type} model, not an ELMo biLM or ELMo downstream run.")
     tokenizer = load_tokenizer(model_dir)

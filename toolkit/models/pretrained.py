@@ -21,12 +21,94 @@ def resolve_source(init_from: str) -> str:
     return init_from
 
 
+# Files a transformers tokenizer is loaded from; a folder without any of them has no tokenizer
+# (AutoTokenizer would quietly build an empty one from the config's model type).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "tokenizer.model",
+                   "spiece.model", "sentencepiece.bpe.model")
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    """user/name (or a bare name), not a path: the only shapes the Hub accepts."""
+    return not name.startswith((".", "/", "~")) and name.count("/") <= 1
+
+
+def model_folder(path: str | Path) -> str:
+    """The source to load a saved model from: a local folder with a config.json (as an absolute
+    path), or a Hub id (user/name) when no such local folder exists. Anything else is a clear
+    error here instead of transformers' "Repo id must be ..." or a Hub lookup of a local path."""
+    name = str(path)
+    if not name.strip():
+        raise ToolkitError("An empty path is not a model folder: give a run folder or a Hub id like user/name.")
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise ToolkitError(
+                f"{name} is not a model folder (no config.json): give a toolkit run folder or a folder "
+                f"written by save_pretrained, or a Hub id like user/name."
+            )
+        check_weight_files(folder)
+        return str(folder.resolve())
+    if folder.exists():
+        raise ToolkitError(f"{name} is not a model folder (it is a file): give the folder that holds config.json.")
+    if not _looks_like_hub_id(name):
+        raise ToolkitError(f"{name} is not a model folder (no such folder): check the path.")
+    return name
+
+
+def hub_unreachable(exc: Exception) -> bool:
+    """True for transformers' errors about a Hub id it could neither download nor find cached."""
+    from huggingface_hub.constants import HF_HUB_OFFLINE
+
+    text = str(exc).lower()
+    return HF_HUB_OFFLINE or "offline" in text or "connect" in text
+
+
+def loading_error(source: str, what: str, exc: Exception) -> ToolkitError:
+    """One paragraph for a model that failed to load: the offline case explained, otherwise the
+    first line of transformers' message (the rest is advice for its own API)."""
+    if not Path(source).is_dir() and hub_unreachable(exc):
+        return ToolkitError(
+            f"Cannot load {what} '{source}': it is not a local folder and the Hugging Face Hub cannot be "
+            f"reached (offline, or HF_HUB_OFFLINE=1), nor is it in the local cache. Download it where "
+            f"there is network access, or give a local folder."
+        )
+    return ToolkitError(f"Cannot load {what} '{source}': {str(exc).strip().splitlines()[0]}")
+
+
+def check_tokenizer_files(source: str) -> None:
+    """A local model folder must carry its tokenizer: without one, generation decodes to nothing."""
+    folder = Path(source)
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ToolkitError(
+            f"no tokenizer files in {source} (looked for {', '.join(TOKENIZER_FILES[:3])}, ...): copy the "
+            f"tokenizer of the run that trained this model into the folder (tokenizer.save_pretrained)."
+        )
+
+
+def check_weight_files(folder: str | Path) -> None:
+    """Open the header of every safetensors file in a local folder, so a truncated, empty or garbage
+    file is named here instead of failing deep inside from_pretrained."""
+    from safetensors import SafetensorError, safe_open
+
+    for weights in sorted(Path(folder).glob("*.safetensors")):
+        try:
+            with safe_open(str(weights), framework="pt"):
+                pass
+        except (SafetensorError, OSError) as exc:
+            raise ToolkitError(
+                f"{weights.name} in {folder} is damaged or incomplete ({str(exc).splitlines()[0]}): copy or "
+                f"download the model folder again, or retrain it."
+            ) from None
+
+
 def load_pretrained(init_from: str, auto_class, family: ModelFamily, trust_remote_code: bool = False, **head):
     """The pretrained model behind ``init_from`` through a transformers Auto class; ``head``
     configures a new task head (num_labels, id2label ...), which starts untrained."""
     from transformers import AutoConfig
 
     source = resolve_source(init_from)
+    if Path(source).is_dir():
+        model_folder(source)
     try:
         # The config first: a folder of another model type gets a clear error before any weights load.
         model_type = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code).model_type

@@ -6,12 +6,27 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..errors import ToolkitError
 from ..rundir import LOSS_PLOT, METRICS_FILE, write_atomic
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """A run's metrics.json ({} when there is none yet); a damaged one is a clear error, never
+    read as empty, since callers append to it and write it back."""
     path = Path(run_dir) / METRICS_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ToolkitError(
+            f"{path} is not valid JSON ({exc}); it was left as it is. Restore it from a copy, or move it "
+            f"away to start a new metrics file."
+        ) from None
+    if not isinstance(metrics, dict):
+        raise ToolkitError(f"{path} holds a JSON {type(metrics).__name__}, not the object of a run's metrics; "
+                           f"it was left as it is. Restore it from a copy, or move it away.")
+    return metrics
 
 
 def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:

@@ -124,6 +124,8 @@ def evaluate_saved(
 
     card = card or recipe.data.card
     family = FAMILIES[recipe.model.family]
+    # A run folder's metrics.json gets the result appended: a damaged one stops us before the work.
+    metrics = read_metrics(run_dir) if is_run_dir(run_dir) else {}
     model = family.prepare(load_pretrained(str(run_dir), auto_class, family, recipe.model.trust_remote_code))
     tokenizer = load_tokenizer(resolve_source(str(run_dir)))
     corpus = load_corpus(card, max_rows=recipe.data.max_rows)
@@ -135,7 +137,6 @@ def evaluate_saved(
     model, loader = accelerator.prepare(model, loader)
     result = {k: v for k, v in evaluate(accelerator, model, loader).items() if isinstance(v, (int, float))}
     if accelerator.is_main_process and is_run_dir(run_dir):
-        metrics = read_metrics(run_dir)
         metrics.setdefault("evaluations", []).append({"split": split, "card": card, "metrics": result})
         write_metrics(run_dir, metrics)
         refresh_model_card(run_dir, recipe, pipeline_tag, usage.format(model=run_dir))
