@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .errors import RecipeError, did_you_mean
 from .paths import bundled_dir
+from .yamlfile import DuplicateKeyError, describe_yaml_error, load_user_yaml
 
 
 def _yaml_no(value: Any) -> Any:
@@ -262,9 +263,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
             f"Override '{text}' is not of the form dotted.key=value (e.g. train.max_steps=200)."
         )
     try:
-        value = yaml.safe_load(raw) if raw else None
+        value = load_user_yaml(raw) if raw else None
+    except DuplicateKeyError as exc:
+        raise RecipeError(f"Override '{text}': the value{describe_yaml_error(exc)}.") from None
     except yaml.YAMLError:
-        value = raw
+        value = raw  # not YAML: the text itself
     return key.split("."), value
 
 
@@ -298,11 +301,9 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) ->
     """Read, override and validate a recipe file (path or bundled name)."""
     path = find_recipe(name_or_path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_user_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise RecipeError(f"Recipe {path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+        raise RecipeError(f"Recipe {path} is not valid YAML{describe_yaml_error(exc)}.") from None
     except UnicodeDecodeError as exc:
         raise RecipeError(f"Recipe {path} is not UTF-8 text (byte {exc.start}).") from None
     data = apply_overrides(data or {}, list(overrides or []))
