@@ -25,7 +25,15 @@ def _yaml_no(value: Any) -> Any:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # allow_inf_nan=False: an lr, eps or temperature of inf/nan passes every bound check (nan
+    # compares false) and trains to a NaN model; every float field of every section is finite.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+
+# Adam's betas are decay rates of running averages: 1 or more never forgets, below 0 diverges.
+Beta = Annotated[float, Field(ge=0, lt=1)]
+# numpy.random.seed (which accelerate's set_seed calls) takes 0 <= seed < 2**32.
+SEED_LIMIT = 2**32
 
 
 class DataSection(_Section):
@@ -89,7 +97,7 @@ class OptimizerSection(_Section):
     name: Literal["adamw"] = "adamw"
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.01, ge=0)
-    betas: tuple[float, float] = (0.9, 0.95)
+    betas: tuple[Beta, Beta] = (0.9, 0.95)
     eps: float = Field(1e-8, gt=0)
 
 
@@ -158,7 +166,7 @@ class HubSection(_Section):
 class Recipe(_Section):
     task: str
     description: str = ""
-    seed: int = 42
+    seed: int = Field(42, ge=0, lt=SEED_LIMIT, description="Seeds python, numpy and torch (0 <= seed < 2**32).")
     data: DataSection
     tokenizer: TokenizerSection | None = Field(
         None, description="How to get the tokenizer; absent with model.init_from, which brings its own."

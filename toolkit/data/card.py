@@ -19,7 +19,7 @@ DATASETS_FORMATS = ("jsonl", "csv", "parquet")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Source(_Strict):
@@ -67,7 +67,7 @@ class Splits(_Strict):
 
     validation: float = Field(0.01, ge=0)
     test: float = Field(0.01, ge=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)  # numpy's generators take 0 <= seed < 2**32
 
 
 class DataCard(_Strict):
