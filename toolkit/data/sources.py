@@ -211,7 +211,7 @@ def _check_jsonl(path: Path, text_column: str | None) -> None:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg} at column {exc.colno}); "
+            raise DataError(f"{path}, line {number}: not valid JSON: {exc.msg} (column {exc.colno}); "
                             f"format jsonl needs one JSON object per line.") from None
         if not isinstance(row, dict):
             raise DataError(f"{path}, line {number}: a JSON {type(row).__name__}, not an object; "
