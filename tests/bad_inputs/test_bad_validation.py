@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from bad_inputs.conftest import assert_clear_error  # tests/ is on sys.path (rootdir conftest)
+from bad_inputs.conftest import assert_clear_error, snapshot  # tests/ is on sys.path (rootdir conftest)
 
 GPT2 = "gpt2/tiny_pretrain"  # n_embd 256, n_positions 512
 BERT = "bert/tiny_pretrain"  # hidden_size 256, max_position_embeddings 512
@@ -178,6 +178,16 @@ def test_folder_in_card_files_is_named(cli, tmp_path):
     assert not out.exists()
 
 
+def test_glob_in_card_files_skips_folders_but_not_only_folders(cli, tmp_path):
+    folder = tmp_path / "corpus"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.txt").write_text("一句话。\n" * 5, encoding="utf-8")
+    result = cli("validate", GPT2, f"data.card={card_for(tmp_path, folder / '**')}")
+    assert result.code == 0, result.err
+    only_folders = card_for(tmp_path, folder / "*")
+    assert_clear_error(cli("validate", GPT2, f"data.card={only_folders}"), str(only_folders), "only folders")
+
+
 @pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", b"name: x\x00\x00\x00\n",
                                      b"name: \xc4\xe3\xba\xc3\n"], ids=["png", "nul_bytes", "gbk"])
 def test_binary_card_file_is_named(cli, tmp_path, content):
@@ -203,6 +213,16 @@ def test_malformed_jsonl_line_is_named(cli, tmp_path):
     corpus = tmp_path / "d.jsonl"
     corpus.write_text('{"text": "一句话。"}\n{"text": "第二句。"}\n{"text": "坏了\n{"text": "第四句。"}\n', encoding="utf-8")
     assert_clear_error(cli("data", "show", card_for(tmp_path, corpus, "jsonl")), str(corpus), "line 3")
+
+
+def test_malformed_jsonl_line_is_named_by_run(cli, tmp_path):
+    corpus = tmp_path / "d.jsonl"
+    corpus.write_text('{"text": "一句话。"}\n[1, 2\n', encoding="utf-8")
+    card = card_for(tmp_path, corpus, "jsonl")
+    before = snapshot(tmp_path, skip=tmp_path / "run")
+    result = cli("run", GPT2, f"data.card={card}", f"output.dir={tmp_path / 'run'}")
+    assert_clear_error(result, str(corpus), "line 2")
+    assert snapshot(tmp_path, skip=tmp_path / "run") == before
 
 
 def test_jsonl_line_without_the_text_field_is_named(cli, tmp_path):

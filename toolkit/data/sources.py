@@ -47,19 +47,22 @@ def expand_files(patterns: str | list[str], base: Path | None = None, card: str 
     out: list[Path] = []
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
         full = str(Path(base or ".") / pattern) if not Path(pattern).is_absolute() else pattern
-        matches = sorted(glob.glob(full, recursive=True))
+        matches = [Path(m) for m in sorted(glob.glob(full, recursive=True))]
         if not matches:
             raise DataError(f"{where}corpus file '{pattern}' not found (looked for {full}).")
-        for match in map(Path, matches):
+        if glob.has_magic(pattern):  # a wildcard (corpus/**) asks for the files among the matches
+            matches = [m for m in matches if not m.is_dir()] or matches[:1]
+        for match in matches:
             _check_is_file(match, pattern, where)
-        out.extend(Path(m) for m in matches)
+        out.extend(matches)
     return out
 
 
 def _check_is_file(path: Path, pattern: str, where: str) -> None:
     if path.is_dir():
         raise DataError(
-            f"{where}source.files entry '{pattern}' is the folder {path}, but source.files lists files; "
+            f"{where}source.files entry '{pattern}' {'matches only folders, such as' if glob.has_magic(pattern) else 'is'} "
+            f"the folder {path}, but source.files lists files; "
             f"give the files in it, e.g. '{Path(pattern) / '*.txt'}' or '{Path(pattern) / '**' / '*.txt'}'."
         )
     if not path.is_file():
