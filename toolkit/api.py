@@ -99,9 +99,9 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
     elif overrides:
         raise ToolkitError("Overrides apply to recipe files; edit the Recipe object instead.")
     # Inputs that can be checked without work are checked before the run folder is touched.
-    from .data import load_card
+    from .data.corpus import check_card_files
 
-    load_card(recipe.data.card)
+    check_card_files(recipe.data.card)
     if recipe.model.init_from:
         from .models.pretrained import resolve_source
 

@@ -30,9 +30,11 @@ def cmd_recipes(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from .data.corpus import check_card_files
     from .recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
+    check_card_files(recipe.data.card)  # what `run` checks before it makes the run folder
     print(f"{args.recipe}: valid ({recipe.task}, {recipe.model.family}, card {recipe.data.card}, output {recipe.output.dir})")
     if args.show:
         print(recipe.to_yaml())

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .errors import RecipeError, did_you_mean
 from .paths import bundled_dir
+from .yamlfile import DuplicateKeyError, describe_yaml_error, load_user_yaml
 
 
 def _yaml_no(value: Any) -> Any:
@@ -24,7 +25,15 @@ def _yaml_no(value: Any) -> Any:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # allow_inf_nan=False: an lr, eps or temperature of inf/nan passes every bound check (nan
+    # compares false) and trains to a NaN model; every float field of every section is finite.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+
+# Adam's betas are decay rates of running averages: 1 or more never forgets, below 0 diverges.
+Beta = Annotated[float, Field(ge=0, lt=1)]
+# numpy.random.seed (which accelerate's set_seed calls) takes 0 <= seed < 2**32.
+SEED_LIMIT = 2**32
 
 
 class DataSection(_Section):
@@ -88,7 +97,7 @@ class OptimizerSection(_Section):
     name: Literal["adamw"] = "adamw"
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.01, ge=0)
-    betas: tuple[float, float] = (0.9, 0.95)
+    betas: tuple[Beta, Beta] = (0.9, 0.95)
     eps: float = Field(1e-8, gt=0)
 
 
@@ -157,7 +166,7 @@ class HubSection(_Section):
 class Recipe(_Section):
     task: str
     description: str = ""
-    seed: int = 42
+    seed: int = Field(42, ge=0, lt=SEED_LIMIT, description="Seeds python, numpy and torch (0 <= seed < 2**32).")
     data: DataSection
     tokenizer: TokenizerSection | None = Field(
         None, description="How to get the tokenizer; absent with model.init_from, which brings its own."
@@ -262,9 +271,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
             f"Override '{text}' is not of the form dotted.key=value (e.g. train.max_steps=200)."
         )
     try:
-        value = yaml.safe_load(raw) if raw else None
+        value = load_user_yaml(raw) if raw else None
+    except DuplicateKeyError as exc:
+        raise RecipeError(f"Override '{text}': the value{describe_yaml_error(exc)}.") from None
     except yaml.YAMLError:
-        value = raw
+        value = raw  # not YAML: the text itself
     return key.split("."), value
 
 
@@ -298,11 +309,9 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) ->
     """Read, override and validate a recipe file (path or bundled name)."""
     path = find_recipe(name_or_path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_user_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise RecipeError(f"Recipe {path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+        raise RecipeError(f"Recipe {path} is not valid YAML{describe_yaml_error(exc)}.") from None
     except UnicodeDecodeError as exc:
         raise RecipeError(f"Recipe {path} is not UTF-8 text (byte {exc.start}).") from None
     data = apply_overrides(data or {}, list(overrides or []))

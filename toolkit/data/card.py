@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from ..errors import DataError, did_you_mean
 from ..paths import bundled_dir
+from ..yamlfile import describe_yaml_error, load_user_yaml
 from .text import check_steps
 
 # Formats our own readers parse (package files and local files) versus those `datasets` reads.
@@ -18,7 +19,7 @@ DATASETS_FORMATS = ("jsonl", "csv", "parquet")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Source(_Strict):
@@ -66,7 +67,7 @@ class Splits(_Strict):
 
     validation: float = Field(0.01, ge=0)
     test: float = Field(0.01, ge=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)  # numpy's generators take 0 <= seed < 2**32
 
 
 class DataCard(_Strict):
@@ -86,6 +87,12 @@ class DataCard(_Strict):
     document_rows: int | None = Field(
         None, ge=1, description="For sources without document structure: this many consecutive rows form one document."
     )
+    _path: Path | None = PrivateAttr(None)  # the file it was read from (not part of the cache key)
+
+    @property
+    def label(self) -> str:
+        """How errors name the card: its file when known, else its name."""
+        return str(self._path) if self._path else f"'{self.name}'"
 
     @model_validator(mode="after")
     def _check(self) -> DataCard:
@@ -122,10 +129,15 @@ def load_card(name_or_path: str | Path) -> DataCard:
                 f"(see `toolkit data list`)."
             )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return DataCard.model_validate(data)
+        data = load_user_yaml(path.read_text(encoding="utf-8"))
+        card = DataCard.model_validate(data)
+        card._path = path
+        return card
+    except UnicodeDecodeError as exc:
+        raise DataError(f"Data card {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                        f"{exc.start}): a card is a YAML text file; is this the right file?") from None
     except yaml.YAMLError as exc:
-        raise DataError(f"Data card {path} is not valid YAML: {exc}") from None
+        raise DataError(f"Data card {path} is not valid YAML{describe_yaml_error(exc)}.") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'card'}: {e['msg']}" for e in exc.errors()

@@ -32,7 +32,15 @@ def _uses_datasets(card: DataCard) -> bool:
 
 def local_files(card: DataCard) -> dict[str, list[Path]] | None:
     """The card's source files by split or label (None for a Hub source)."""
-    return None if card.source.hub else source_files(card.source)
+    return None if card.source.hub else source_files(card.source, card=card.label)
+
+
+def check_card_files(name_or_path: str | Path) -> DataCard:
+    """Load a card and check that its local source files exist and are files: what `validate` and
+    `run` check before any work, so a wrong path fails before the run folder is made."""
+    card = load_card(name_or_path)
+    local_files(card)
+    return card
 
 
 def source_signature(card: DataCard, files: dict[str, list[Path]] | None) -> str:

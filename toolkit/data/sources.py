@@ -37,38 +37,80 @@ def package_file(package: str, relative: str) -> Path:
     return path
 
 
-def expand_files(patterns: str | list[str], base: Path | None = None) -> list[Path]:
-    """Expand globs (relative to ``base``, else the working directory), keeping the given order."""
+def expand_files(patterns: str | list[str], base: Path | None = None, card: str = "") -> list[Path]:
+    """Expand globs (relative to ``base``, else the working directory), keeping the given order.
+
+    Every match must be a readable file: a folder would fail much later, inside the corpus build.
+    ``card`` names the card in the errors.
+    """
+    where = f"Data card {card}: " if card else ""
     out: list[Path] = []
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
         full = str(Path(base or ".") / pattern) if not Path(pattern).is_absolute() else pattern
-        matches = sorted(glob.glob(full, recursive=True))
+        matches = [Path(m) for m in sorted(glob.glob(full, recursive=True))]
         if not matches:
-            raise DataError(f"Corpus file '{pattern}' not found (looked for {full}).")
-        out.extend(Path(m) for m in matches)
+            raise DataError(f"{where}corpus file '{pattern}' not found (looked for {full}).")
+        if glob.has_magic(pattern):  # a wildcard (corpus/**) asks for the files among the matches
+            matches = [m for m in matches if not m.is_dir()] or matches[:1]
+        for match in matches:
+            _check_is_file(match, pattern, where)
+        out.extend(matches)
     return out
 
 
-def source_files(source: Source) -> dict[str, list[Path]]:
-    """Local files of a package or files source, by label (labelled_lines) or split."""
+def _check_is_file(path: Path, pattern: str, where: str) -> None:
+    if path.is_dir():
+        raise DataError(
+            f"{where}source.files entry '{pattern}' {'matches only folders, such as' if glob.has_magic(pattern) else 'is'} "
+            f"the folder {path}, but source.files lists files; "
+            f"give the files in it, e.g. '{Path(pattern) / '*.txt'}' or '{Path(pattern) / '**' / '*.txt'}'."
+        )
+    if not path.is_file():
+        raise DataError(f"{where}source.files entry '{pattern}' matches {path}, which is not a regular file.")
+
+
+def source_files(source: Source, card: str = "") -> dict[str, list[Path]]:
+    """Local files of a package or files source, by label (labelled_lines) or split; ``card``
+    names the card in the errors."""
     if source.package:
         if isinstance(source.path, dict):
             return {label: [package_file(source.package, rel)] for label, rel in source.path.items()}
         return {"train": [package_file(source.package, source.path)]}
     if isinstance(source.files, dict):
         if source.format == "labelled_lines":
-            return {label: expand_files(f) for label, f in source.files.items()}
-        return {split: expand_files(f) for split, f in source.files.items()}
-    return {"train": expand_files(source.files)}
+            return {label: expand_files(f, card=card) for label, f in source.files.items()}
+        return {split: expand_files(f, card=card) for split, f in source.files.items()}
+    return {"train": expand_files(source.files, card=card)}
 
 
 # --------------------------------------------------------------------------- our own formats
 
 
+# The longest line a text-based corpus file may hold. A line becomes one row, which is held whole
+# in memory several times over (decoded text, preprocessing copies, Arrow buffers, token ids): a
+# 50 MB single-line file peaked at 8.9 GB. 1 MB is thousands of paragraphs, far more than any
+# sentence or paragraph a corpus row means to be, so a longer line is a file without line breaks.
+MAX_LINE_BYTES = 1_000_000
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of a UTF-8 file; a bad byte is an error naming the line."""
+    """(line number, text) of a UTF-8 text file; a bad byte, a NUL byte (binary data) or a line
+    longer than MAX_LINE_BYTES is an error naming the line."""
+    limit = MAX_LINE_BYTES
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        # readline with a limit: an over-long line is noticed without reading it whole.
+        for number, raw in enumerate(iter(lambda: handle.readline(limit + 2), b""), start=1):
+            if len(raw.rstrip(b"\r\n")) > limit:
+                raise DataError(
+                    f"{path}, line {number}: the line is longer than {limit / 1e6:g} MB ({limit:,} bytes), "
+                    f"the limit per line: each line becomes one row held in memory whole. Break the text "
+                    f"into lines (one paragraph or sentence each), e.g. after each 。"
+                )
+            if b"\0" in raw:
+                raise DataError(
+                    f"{path}, line {number}: holds NUL bytes, so it is binary data, not a text file; "
+                    f"source.files must list UTF-8 text files (or use format parquet for Parquet files)."
+                )
             try:
                 yield number, raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
@@ -113,6 +155,9 @@ def read_json_docs(path: Path) -> Iterator[Row]:
         if not isinstance(body, str):
             raise DataError(f"{path}: document {index} is neither a string nor an object with 'text'.")
         for paragraph in body.splitlines():
+            if len(paragraph) * 4 > MAX_LINE_BYTES and len(paragraph.encode("utf-8")) > MAX_LINE_BYTES:
+                raise DataError(f"{path}: document {index} holds a paragraph longer than {MAX_LINE_BYTES / 1e6:g} MB, "
+                                f"the limit per row: break it into paragraphs (one per line).")
             if paragraph.strip():
                 yield {"text": paragraph.strip(), "document": index}
 
@@ -151,6 +196,37 @@ def _check_utf8(path: Path) -> None:
         pass
 
 
+def _text_column(card: DataCard) -> str | None:
+    """The source column that becomes 'text', when the card's views need one."""
+    from .views import VIEWS
+
+    if not any("text" in VIEWS.get(view, []) for view in card.views):
+        return None
+    return next((theirs for theirs, ours in card.source.columns.items() if ours == "text"), "text")
+
+
+def _check_jsonl(path: Path, text_column: str | None) -> None:
+    """Each non-blank line is a JSON object holding the text column: `datasets` reports neither
+    the file nor the line of a bad one."""
+    for number, line in read_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}, line {number}: not valid JSON: {exc.msg} (column {exc.colno}); "
+                            f"format jsonl needs one JSON object per line.") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}, line {number}: a JSON {type(row).__name__}, not an object; "
+                            f"format jsonl needs one JSON object per line.")
+        if text_column is not None and text_column not in row:
+            raise DataError(
+                f"{path}, line {number}: no '{text_column}' field (the text); the line has "
+                f"{', '.join(map(repr, row)) or 'no fields'}. Map the text field with source.columns "
+                f"(e.g. columns: {{body: text}}) or fix the line."
+            )
+
+
 def load_with_datasets(card: DataCard, split_files: dict[str, list[Path]] | None = None):
     """A DatasetDict (or IterableDatasetDict) from local jsonl/csv/parquet files or the Hub."""
     import datasets
@@ -163,7 +239,10 @@ def load_with_datasets(card: DataCard, split_files: dict[str, list[Path]] | None
         if source.format != "parquet":
             for files in split_files.values():
                 for path in files:
-                    _check_utf8(path)
+                    if source.format == "jsonl":
+                        _check_jsonl(path, _text_column(card))
+                    else:
+                        _check_utf8(path)
         data_files = {split: [str(p) for p in files] for split, files in split_files.items()}
         return datasets.load_dataset(builder, data_files=data_files, streaming=source.streaming)
     except DataError:

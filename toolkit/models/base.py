@@ -2,11 +2,67 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import did_you_mean
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The numbers a config field may hold: within [low, high] (ends open when ``*_open``), an
+    integer when ``integer``, and None too when ``optional``."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+    optional: bool = False
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            text = f"a number in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        else:
+            kind = "an integer" if self.integer else "a number"
+            text = f"{kind} {'>' if self.low_open else '>='} {self.low:g}" if self.low is not None else kind
+        return text + (", or null" if self.optional else "")
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.optional
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False
+        if self.integer and not isinstance(value, int):
+            return False
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+
+SIZE = Allowed(1, integer=True)  # layers, widths, heads, positions
+DROPOUT = Allowed(0, 1, high_open=True)  # a probability of dropping; 1 would drop everything
+POSITIVE = Allowed(0, low_open=True)  # epsilons
+NON_NEGATIVE = Allowed(0)  # standard deviations and ranges of initialisation
+
+
+def _yaml_text_number_hint(value: Any) -> str:
+    """YAML 1.1 reads 1e-5 (no decimal point) as text; say how to write it as a number."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        written = re.sub(r"^([+-]?\d+)([eE])", r"\1.0\2", value.strip())
+        return f"; YAML reads {value} as text, write {written} for a number"
+    return ""
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 @dataclass(frozen=True)
@@ -37,6 +93,12 @@ class ModelFamily:
     # Config fields a recipe may still set on top of model.init_from (head options, not the architecture).
     finetune_config_keys: tuple[str, ...] = field(default=())
     has_token_embeddings: bool = True  # model.embeddings_from can initialise them from word vectors
+    # Checked at recipe load, so a value the model cannot be built (or trained) with fails in a
+    # second: the numbers each config field may hold, (whole, part) pairs where part must divide
+    # whole (attention heads split the width), and fields naming an activation function.
+    config_ranges: dict[str, Allowed] = field(default_factory=dict)
+    divisible: tuple[tuple[str, str], ...] = field(default=())
+    activation_keys: tuple[str, ...] = field(default=())
 
     def check_training(self, recipe) -> None:
         """Raise ValueError when train.freeze or peft asks for something this family lacks."""
@@ -51,15 +113,59 @@ class ModelFamily:
             raise ValueError(f"peft: the {self.name} family has no default LoRA target modules; set peft.target_modules")
 
     def check_config_values(self, fields: dict[str, Any]) -> None:
-        """Raise ValueError when the config class itself rejects these values (cell: lstmm, mix: middle)."""
-        if fields:
-            try:
-                self.config_class(**fields)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"model.config: {exc}") from None
+        """Raise ValueError naming model.config.KEY and what it allows when a value would fail to
+        build or train the model: out of range, not finite, rejected by the config class itself
+        (cell: lstmm, mix: middle), heads that do not divide the width, unknown activations."""
+        if not fields:
+            return
+        for key, value in fields.items():
+            allowed = self.config_ranges.get(key)
+            if allowed is None and isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"model.config.{key}: got {value}; allowed: a finite number")
+            if allowed is not None and not allowed.accepts(value):
+                raise ValueError(f"model.config.{key}: got {_shown(value)}; allowed: {allowed.describe()}"
+                                 f"{_yaml_text_number_hint(value)}")
+        config = self._construct_config(fields)
+        for whole, part in self.divisible:
+            self._check_divides(config, whole, part)
+        for key in self.activation_keys:
+            self._check_activation(key, getattr(config, key))
+
+    def _construct_config(self, fields: dict[str, Any]) -> Any:
+        from huggingface_hub.errors import StrictDataclassError
+
+        try:
+            return self.config_class(**fields)
+        except StrictDataclassError as exc:  # transformers' typed configs: "field 'x' expected float, got str"
+            found = re.search(r"field '(\w+)'", str(exc))
+            key = found.group(1) if found else ""
+            detail = " ".join(str(exc).split()).split(": ", 1)[-1]
+            raise ValueError(f"model.config.{key}: {detail}{_yaml_text_number_hint(fields.get(key))}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"model.config: {' '.join(str(exc).split())}") from None
+
+    @staticmethod
+    def _check_divides(config: Any, whole: str, part: str) -> None:
+        total, share = getattr(config, whole), getattr(config, part)
+        if total % share:
+            divisors = [d for d in range(1, total + 1) if total % d == 0]
+            shown = ", ".join(map(str, divisors[:16])) + (", ..." if len(divisors) > 16 else "")
+            raise ValueError(
+                f"model.config.{part}: {share} does not divide model.config.{whole} {total} (each of the "
+                f"{part} gets an equal slice of it); allowed: a divisor of {total} ({shown})"
+            )
+
+    @staticmethod
+    def _check_activation(key: str, name: Any) -> None:
+        from transformers.activations import ACT2CLS
+
+        if name not in ACT2CLS:
+            raise ValueError(f"model.config.{key}: unknown activation {_shown(name)}{did_you_mean(str(name), ACT2CLS)}; "
+                             f"allowed: {', '.join(sorted(ACT2CLS))}")
 
     def check_config(self, size: str | None, overrides: dict[str, Any], block_size: int) -> None:
-        """Raise ValueError for an unknown size, unknown config field or too short a context."""
+        """Raise ValueError for an unknown size, unknown config field, a value the model cannot be
+        built with (check_config_values) or too short a context."""
         if size is not None and size not in self.sizes:
             raise ValueError(
                 f"model.size: '{size}' is not a size of {self.name}{did_you_mean(size, self.sizes)}; "
@@ -76,6 +182,7 @@ class ModelFamily:
                 raise ValueError(
                     f"model.config.{key}: set from the tokenizer; remove it from the recipe"
                 )
+        self.check_config_values(self.config_fields(size, overrides))
         if self.positions_key:
             positions = self.config_fields(size, overrides).get(self.positions_key)
             if positions is not None and block_size > positions:
@@ -85,8 +192,14 @@ class ModelFamily:
                 )
 
     def config_fields(self, size: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
-        """The size preset with the recipe's overrides on top."""
-        return {**self.sizes[size or self.default_size], **overrides}
+        """The size preset with the recipe's overrides on top; a whole number given for a float
+        field (dropout: 0) becomes a float, as transformers' typed configs require."""
+        fields = {**self.sizes[size or self.default_size], **overrides}
+        return {key: float(value) if self._wants_float(key, value) else value for key, value in fields.items()}
+
+    def _wants_float(self, key: str, value: Any) -> bool:
+        allowed = self.config_ranges.get(key)
+        return allowed is not None and not allowed.integer and isinstance(value, int) and not isinstance(value, bool)
 
     def make_config(self, size: str | None, overrides: dict[str, Any], tokenizer) -> Any:
         """A config for a model that uses ``tokenizer`` (vocabulary size and special token ids)."""

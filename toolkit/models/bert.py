@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from transformers import BertConfig
 
-from .base import ModelFamily
+from .base import DROPOUT, NON_NEGATIVE, POSITIVE, SIZE, Allowed, ModelFamily
 
 # tiny trains on a laptop CPU in minutes; base is the 110M model of the BERT paper.
 SIZES = {
@@ -37,6 +37,16 @@ FAMILY = ModelFamily(
     positions_key="max_position_embeddings",
     fixed_config_keys=("vocab_size", "pad_token_id"),
     model_types=("bert",),
+    config_ranges={
+        **dict.fromkeys(("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
+                         "max_position_embeddings", "type_vocab_size"), SIZE),
+        **dict.fromkeys(("hidden_dropout_prob", "attention_probs_dropout_prob"), DROPOUT),
+        "classifier_dropout": Allowed(0, 1, high_open=True, optional=True),  # null: hidden_dropout_prob
+        "layer_norm_eps": POSITIVE,
+        "initializer_range": NON_NEGATIVE,
+    },
+    divisible=(("hidden_size", "num_attention_heads"),),
+    activation_keys=("hidden_act",),
     lora_targets=("query", "key", "value"),
     freeze_groups={  # regular expressions searched in parameter names
         "embeddings": r"^bert\.embeddings\.",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
 
+from .base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
 from .modeling_elmo import ElmoConfig, ElmoForSequenceClassification, ElmoForTokenClassification, ElmoModel
-from .rnn_lm import CheckedConfigFamily
 
 # tiny: 2 layers, 128-wide outputs per direction (LSTM cell 512 projected to 128, as ELMo does 4096 -> 512).
 SIZES = {
@@ -47,7 +47,7 @@ def build(config: ElmoConfig) -> ElmoModel:
     return ElmoModel(config)
 
 
-FAMILY = CheckedConfigFamily(
+FAMILY = ModelFamily(
     name="elmo",
     tasks=("bilm", "elmo_classify", "elmo_ner"),
     config_class=ElmoConfig,
@@ -58,4 +58,10 @@ FAMILY = CheckedConfigFamily(
     fixed_config_keys=("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id"),
     model_types=("toolkit_elmo",),
     finetune_config_keys=("mix", "freeze_bilm", "head_hidden", "head_dropout"),
+    config_ranges={
+        **dict.fromkeys(("num_layers", "embedding_size", "hidden_size"), SIZE),
+        "head_hidden": Allowed(0, integer=True),  # 0: a linear head
+        **dict.fromkeys(("dropout", "head_dropout"), DROPOUT),
+        "embedding_init_std": NON_NEGATIVE,
+    },
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from transformers import AutoModelForCausalLM, GPT2Config
 
-from .base import ModelFamily
+from .base import DROPOUT, NON_NEGATIVE, POSITIVE, SIZE, Allowed, ModelFamily
 
 # Named sizes. tiny trains on a laptop CPU in minutes; small is the 124M model of the GPT-2 paper.
 SIZES = {
@@ -44,6 +44,15 @@ FAMILY = ModelFamily(
     positions_key="n_positions",
     fixed_config_keys=("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id"),
     model_types=("gpt2",),
+    config_ranges={
+        **dict.fromkeys(("n_layer", "n_head", "n_embd", "n_positions"), SIZE),
+        "n_inner": Allowed(1, integer=True, optional=True),  # null: 4 * n_embd
+        **dict.fromkeys(("resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_first_dropout"), DROPOUT),
+        "layer_norm_epsilon": POSITIVE,
+        "initializer_range": NON_NEGATIVE,
+    },
+    divisible=(("n_embd", "n_head"),),
+    activation_keys=("activation_function",),
     lora_targets=("c_attn", "c_proj", "c_fc"),
     lora_options={"fan_in_fan_out": True},  # GPT-2 stores its projections as Conv1D (in, out)
     freeze_groups={  # regular expressions searched in parameter names

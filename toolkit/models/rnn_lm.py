@@ -7,12 +7,9 @@ registration with transformers' Auto classes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from transformers import AutoConfig, AutoModelForCausalLM
 
-from .base import ModelFamily
+from .base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
 from .modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
 
 # Named sizes. tiny matches the GPT-2 tiny recipe's training budget on a laptop CPU.
@@ -38,21 +35,12 @@ def register_auto_classes() -> None:
     RnnLMForCausalLM.register_for_auto_class("AutoModelForCausalLM")
 
 
-@dataclass(frozen=True)
-class CheckedConfigFamily(ModelFamily):
-    """Also checks the config values at recipe load (cell: lstmm fails in a second, not mid-run)."""
-
-    def check_config(self, size: str | None, overrides: dict[str, Any], block_size: int) -> None:
-        super().check_config(size, overrides, block_size)
-        self.check_config_values(self.config_fields(size, overrides))
-
-
 def build(config: RnnLMConfig) -> RnnLMForCausalLM:
     """A randomly initialised recurrent language model."""
     return RnnLMForCausalLM(config)
 
 
-FAMILY = CheckedConfigFamily(
+FAMILY = ModelFamily(
     name="rnn_lm",
     tasks=("causal_lm",),
     config_class=RnnLMConfig,
@@ -62,4 +50,10 @@ FAMILY = CheckedConfigFamily(
     build=build,
     fixed_config_keys=("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id"),
     model_types=("toolkit_rnn_lm",),
+    config_ranges={
+        **dict.fromkeys(("num_layers", "hidden_size"), SIZE),
+        "embedding_size": Allowed(1, integer=True, optional=True),  # null: hidden_size
+        "dropout": DROPOUT,
+        **dict.fromkeys(("initializer_range", "embedding_init_std"), NON_NEGATIVE),
+    },
 )

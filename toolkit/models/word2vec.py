@@ -34,7 +34,7 @@ SIZES = {
 class Word2VecConfig(BaseModel):
     """word2vec settings; defaults are gensim's, except ``workers`` (all usable cores)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     level: Literal["word", "char"] = Field(
         "word", description="word: segmented words (the corpus's own, or jieba); char: characters."
@@ -83,10 +83,9 @@ def usable_cores() -> int:
 class Word2VecFamily(ModelFamily):
     """Checks the config values too: the base class only knows the field names."""
 
-    def check_config(self, size: str | None, overrides: dict[str, Any], block_size: int) -> None:
-        super().check_config(size, overrides, block_size)
+    def check_config_values(self, fields: dict[str, Any]) -> None:
         try:
-            Word2VecConfig.model_validate(self.config_fields(size, overrides))
+            Word2VecConfig.model_validate(fields)
         except ValidationError as exc:
             problems = []
             for err in exc.errors():
