@@ -4,7 +4,6 @@ nothing is silently wrong."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -12,30 +11,9 @@ from pathlib import Path
 
 import pytest
 from bad_inputs.conftest import assert_clear_error, snapshot
+from conftest import TINY_GPT2
 
 PROMPT = ["--prompt", "中国", "--seed", "0"]
-
-
-def _tiny_gpt2() -> list[str]:
-    """tests/conftest.py's TINY_GPT2 (under pytest, ``conftest`` may name this folder's conftest)."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("tests_root_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.TINY_GPT2
-
-
-TINY_GPT2 = _tiny_gpt2()
-
-
-@pytest.fixture(scope="module")
-def gpt2_run(tmp_path_factory) -> Path:
-    """The finished tiny GPT-2 run of bad_inputs/conftest.py's fixture of that name, whose
-    ``from conftest import TINY_GPT2`` finds its own file when this folder runs alone."""
-    import toolkit
-
-    out = tmp_path_factory.mktemp("inference_gpt2") / "run"
-    return toolkit.run("gpt2/tiny_pretrain", overrides=[*TINY_GPT2, f"output.dir={out}"]).run_dir
 
 
 @pytest.fixture
