@@ -47,15 +47,28 @@ def small_card(tmp_path) -> str:
 
 STOPPER = textwrap.dedent("""
     import os, signal, sys
+    from transformers import GPT2LMHeadModel
     import toolkit
     from toolkit.training import TrainingInterrupted
 
-    def signal_at_step_6(state):
-        if state.step == 6:  # mid-run, no checkpoint due: the loop must finish step 7 and save it
+    armed = []
+    forward = GPT2LMHeadModel.forward
+
+    def signal_mid_step(self, *args, **kwargs):
+        out = forward(self, *args, **kwargs)  # dropout has drawn from the RNG: we are inside a step
+        if self.training and armed:
+            armed.clear()
             os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+        return out
+
+    GPT2LMHeadModel.forward = signal_mid_step
+
+    def arm_after_step_6(state):
+        if state.step == 6:  # the signal lands in the first micro-batch of step 7 (no checkpoint due)
+            armed.append(True)
 
     try:
-        toolkit.run("gpt2/tiny_pretrain", overrides=sys.argv[2:], callbacks=[signal_at_step_6])
+        toolkit.run("gpt2/tiny_pretrain", overrides=sys.argv[2:], callbacks=[arm_after_step_6])
     except TrainingInterrupted as stop:
         print(stop.step, stop.checkpoint)
         sys.exit(130)
