@@ -142,6 +142,8 @@ def _lock_holder(path: Path) -> dict | None:
 def _holder_alive(holder: dict) -> bool:
     if holder["host"] != socket.gethostname():
         return True  # another machine sharing the folder: its processes cannot be checked from here
+    if holder["pid"] == os.getpid():
+        return False  # our own PID, not released: a killed earlier run whose PID we got (containers reuse PIDs)
     try:
         os.kill(holder["pid"], 0)
     except ProcessLookupError:

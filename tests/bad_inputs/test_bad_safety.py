@@ -169,13 +169,20 @@ def test_second_run_into_a_locked_folder_is_refused(cli, gpt2_run, tmp_path):
         sleeper.wait()
 
 
-def test_a_stale_lock_is_taken_over(gpt2_run, tmp_path):
+@pytest.mark.parametrize("holder", ["ended", "own-pid"])
+def test_a_stale_lock_is_taken_over(gpt2_run, tmp_path, holder):
+    """The lock of a process that has ended, or one with our own PID (a killed run whose PID a
+    container gave us again), is taken over."""
     from toolkit.recipe import load_recipe
     from toolkit.rundir import LOCK_FILE, claim_run_dir
 
     run_dir = copy_run(gpt2_run, tmp_path)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (run_dir / LOCK_FILE).write_text(json.dumps({"pid": int(gone.stdout), "host": os.uname().nodename}))
+    if holder == "ended":
+        ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        pid = int(ended.stdout)
+    else:
+        pid = os.getpid()
+    (run_dir / LOCK_FILE).write_text(json.dumps({"pid": pid, "host": os.uname().nodename}))
     recipe = load_recipe("gpt2/tiny_pretrain", [*TINY_GPT2, f"output.dir={run_dir}", "train.max_steps=7"])
     lock = claim_run_dir(recipe, resume=True)
     assert json.loads((run_dir / LOCK_FILE).read_text())["pid"] == os.getpid()
