@@ -1,4 +1,5 @@
-"""A run killed with SIGKILL after a checkpoint and resumed ends exactly like an uninterrupted run."""
+"""A run killed with SIGKILL after a checkpoint, or stopped with Ctrl-C (SIGINT) or SIGTERM, and
+resumed ends exactly like an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 import toolkit
 
@@ -42,17 +45,45 @@ def small_card(tmp_path) -> str:
     return f"data.card={card}"
 
 
-def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
-    overrides = [*OVERRIDES, small_card(tmp_path)]
-    straight = toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={tmp_path / 'a'}"])
+STOPPER = textwrap.dedent("""
+    import os, signal, sys
+    from transformers import GPT2LMHeadModel
+    import toolkit
+    from toolkit.training import TrainingInterrupted
 
-    killed_dir = tmp_path / "b"
-    child = subprocess.run([sys.executable, "-c", KILLER, *overrides, f"output.dir={killed_dir}"],
-                           capture_output=True, text=True, timeout=300, env={**os.environ})
-    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
-    assert not (killed_dir / "model.safetensors").exists()
+    armed = []
+    forward = GPT2LMHeadModel.forward
 
-    resumed = toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={killed_dir}"], resume=True)
+    def signal_mid_step(self, *args, **kwargs):
+        out = forward(self, *args, **kwargs)  # dropout has drawn from the RNG: we are inside a step
+        if self.training and armed:
+            armed.clear()
+            os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+        return out
+
+    GPT2LMHeadModel.forward = signal_mid_step
+
+    def arm_after_step_6(state):
+        if state.step == 6:  # the signal lands in the first micro-batch of step 7 (no checkpoint due)
+            armed.append(True)
+
+    try:
+        toolkit.run("gpt2/tiny_pretrain", overrides=sys.argv[2:], callbacks=[arm_after_step_6])
+    except TrainingInterrupted as stop:
+        print(stop.step, stop.checkpoint)
+        sys.exit(130)
+""")
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory):
+    """The recipe's overrides and its uninterrupted run, shared by the interruption tests."""
+    folder = tmp_path_factory.mktemp("resume")
+    overrides = [*OVERRIDES, small_card(folder)]
+    return overrides, toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={folder / 'a'}"])
+
+
+def assert_same_run(straight, resumed) -> None:
     assert resumed.metrics["train"]["steps"] == straight.metrics["train"]["steps"] == 12
     assert {r["epoch"] for r in resumed.metrics["log"]} == {0, 1}, "the run should cross an epoch"
     straight_curve = [r["loss"] for r in straight.metrics["log"]]
@@ -61,3 +92,31 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     for a, b in zip(straight_curve, resumed_curve):
         assert abs(a - b) < 1e-5
     assert abs(straight.metrics["final"]["loss"] - resumed.metrics["final"]["loss"]) < 1e-5
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, straight_run):
+    overrides, straight = straight_run
+    killed_dir = tmp_path / "b"
+    child = subprocess.run([sys.executable, "-c", KILLER, *overrides, f"output.dir={killed_dir}"],
+                           capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    assert not (killed_dir / "model.safetensors").exists()
+
+    resumed = toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={killed_dir}"], resume=True)
+    assert_same_run(straight, resumed)
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_signal_stops_at_a_step_boundary_and_resume_is_exact(tmp_path, straight_run, signame):
+    overrides, straight = straight_run
+    stopped_dir = tmp_path / "b"
+    child = subprocess.run([sys.executable, "-c", STOPPER, signame, *overrides, f"output.dir={stopped_dir}"],
+                           capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert child.returncode == 130, child.stderr[-2000:]
+    assert child.stdout.splitlines()[-1].split()[0] == "7", child.stdout
+    assert (stopped_dir / "checkpoints" / "step-7").is_dir()
+    assert not (stopped_dir / "model.safetensors").exists()
+    assert not (stopped_dir / ".toolkit-lock").exists()
+
+    resumed = toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={stopped_dir}"], resume=True)
+    assert_same_run(straight, resumed)

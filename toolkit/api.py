@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import ToolkitError
 from .recipe import Recipe, load_recipe
-from .rundir import prepare_run_dir, read_run_recipe, write_run_recipe
+from .rundir import RunLock, claim_run_dir, read_run_recipe
 
 
 @dataclass
@@ -45,43 +45,51 @@ def _relaunch(recipe: Recipe, config: str, resume: bool) -> RunResult:
         command.append("--resume")
     env = {**os.environ, "ACCELERATE_LAUNCHED": "1"}
     try:
-        completed = subprocess.run(command, env=env)
+        returncode = _wait_through_ctrl_c(subprocess.Popen(command, env=env))
     finally:
         os.unlink(handle.name)
-    if completed.returncode != 0:
-        raise ToolkitError(f"The launched run exited with code {completed.returncode} (see its output above).")
+    if returncode == 130:  # the children stopped on Ctrl-C and said where they saved
+        raise KeyboardInterrupt
+    if returncode != 0:
+        raise ToolkitError(f"The launched run exited with code {returncode} (see its output above).")
     from .reporting.metrics import read_metrics
 
     return RunResult(Path(recipe.output.dir), read_metrics(Path(recipe.output.dir)), relaunched=True)
 
 
-def _prepare_run_dir_once(recipe: Recipe, resume: bool) -> Path:
-    """Check and create the run folder on the main process only; under a launcher the other
-    processes wait for it and share its verdict, so none of them sees the main process's files
-    as somebody else's run."""
+def _wait_through_ctrl_c(child: subprocess.Popen) -> int:
+    """Wait for the launched processes even through Ctrl-C: the terminal sends it to them too,
+    and they need the time to finish their step and save a checkpoint (a second Ctrl-C reaches
+    them as well and aborts at once)."""
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue
+
+
+def _prepare_run_dir_once(recipe: Recipe, resume: bool) -> tuple[Path, RunLock | None]:
+    """Lock, check and prepare the run folder on the main process only; under a launcher the
+    other processes wait for it and share its verdict, so none of them sees the main process's
+    files (or its lock) as somebody else's run. Returns the folder and the lock this process holds."""
     if not _launched_by_accelerate():
-        run_dir = prepare_run_dir(recipe, resume)
-        if not resume:
-            write_run_recipe(run_dir, recipe)
-        return run_dir
+        return Path(recipe.output.dir), claim_run_dir(recipe, resume)
     import torch
     from accelerate import PartialState
     from accelerate.utils import broadcast_object_list
 
     state = PartialState(cpu=not torch.cuda.is_available())
-    verdict = [None]
+    verdict, lock = [None], None
     if state.is_main_process:
         try:
-            run_dir = prepare_run_dir(recipe, resume)
-            if not resume:
-                write_run_recipe(run_dir, recipe)
+            lock = claim_run_dir(recipe, resume)
         except ToolkitError as error:
             verdict = [str(error)]
     if state.num_processes > 1:
         verdict = broadcast_object_list(verdict)
     if verdict[0]:
         raise ToolkitError(verdict[0])
-    return Path(recipe.output.dir)
+    return Path(recipe.output.dir), lock
 
 
 def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume: bool = False,
@@ -90,7 +98,7 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
 
     ``recipe`` is a path, a bundled recipe name (``gpt2/tiny_pretrain``) or a Recipe;
     ``overrides`` are dotted ``key=value`` strings. ``resume`` continues from the latest
-    checkpoint in the recipe's output folder.
+    checkpoint in the recipe's output folder. The run folder is locked while the run lasts.
     """
     from .tasks import TASKS
 
@@ -111,12 +119,16 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
                            f"folder (train one with recipes/word2vec/skipgram_char_pd98.yaml) or a .kv/.bin/.txt vectors file.")
     if recipe.launch.accelerate_config and not _launched_by_accelerate():
         return _relaunch(recipe, recipe.launch.accelerate_config, resume)
-    run_dir = _prepare_run_dir_once(recipe, resume)
-    outcome = TASKS[recipe.task].run(recipe, run_dir, resume=resume, callbacks=callbacks)
-    if recipe.hub.push and outcome.metrics:
-        from .hub import push_run
+    run_dir, lock = _prepare_run_dir_once(recipe, resume)
+    try:
+        outcome = TASKS[recipe.task].run(recipe, run_dir, resume=resume, callbacks=callbacks)
+        if recipe.hub.push and outcome.metrics:
+            from .hub import push_run
 
-        push_run(run_dir, recipe.hub.repo_id, private=recipe.hub.private)
+            push_run(run_dir, recipe.hub.repo_id, private=recipe.hub.private)
+    finally:
+        if lock is not None:
+            lock.release()  # also on errors and Ctrl-C; after SIGKILL the next run finds it stale
     return RunResult(outcome.run_dir, outcome.metrics)
 
 

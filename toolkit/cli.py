@@ -210,9 +210,9 @@ FAMILY_COMMANDS: tuple = (cli_word2vec.register, cli_rnn.register, cli_bert.regi
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
+    try:  # Ctrl-C while parsing or importing (startup takes seconds) is an interruption, not a crash
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except ToolkitError as error:
         print(f"error: {error}", file=sys.stderr)

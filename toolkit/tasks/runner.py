@@ -4,6 +4,7 @@ only, so they describe those in a ``Training`` and hand it to ``train_and_save``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from ..models.pretrained import parameter_counts
 from ..models.word2vec import init_embeddings_from
 from ..recipe import Recipe
 from ..training import build_optimizer, build_scheduler, causal_lm_loss, fit
+from ..training.checkpoints import disk_full_guard, model_bytes
 from .common import RunOutcome, finish_run, hardware, save_model
 
 
@@ -78,7 +80,9 @@ def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, 
     )
     metrics: dict[str, Any] = {}
     if accelerator.is_main_process:
-        counts = save_model(accelerator.unwrap_model(model, keep_fp32_wrapper=False), parts.tokenizer, run_dir, recipe)
+        unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+        with disk_full_guard(Path(run_dir), lambda: model_bytes(unwrapped), cleanup=_weight_files(run_dir)):
+            counts = save_model(unwrapped, parts.tokenizer, run_dir, recipe)
         final = state.evals[-1]
         headline = {name: final[name] for name in parts.headline}
         metrics = {
@@ -100,10 +104,18 @@ def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, 
         }
         if state.evals[0]["step"] == 0:  # fine-tuning: how the pretrained model did before
             metrics["before"] = state.evals[0]
-        finish_run(run_dir, recipe, parts.pipeline_tag, metrics, parts.usage.format(model=run_dir))
+        with disk_full_guard(Path(run_dir), lambda: len(json.dumps(metrics, default=str)) + 2**20):
+            finish_run(run_dir, recipe, parts.pipeline_tag, metrics, parts.usage.format(model=run_dir))
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes trackers and, under a launcher, the process group
     return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
+
+
+def _weight_files(run_dir: Path) -> list[Path]:
+    """The weight files a final save writes: a partial one is removed when the disk fills up, so
+    the folder never holds a truncated model (its checkpoint is kept for --resume)."""
+    names = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors", "merged")
+    return [Path(run_dir) / name for name in names]
 
 
 def evaluate_saved(

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
+from ..errors import ToolkitError
 from ..recipe import TrainSection
 from .checkpoints import LoopState, latest_checkpoint, load_checkpoint, save_checkpoint
 
@@ -34,21 +35,48 @@ class TrainingInterrupted(Exception):
         self.step = step
 
 
-@contextmanager
-def _sigterm_as_interrupt():
-    """Let SIGTERM (sent by schedulers and `kill`) save a checkpoint like Ctrl-C does."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
+class TrainingDiverged(ToolkitError):
+    """The loss stopped being a finite number; nothing from that step on is saved."""
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+
+class _StopRequests:
+    """Ctrl-C (SIGINT) and SIGTERM while training: the first is recorded and the loop stops at
+    the next optimizer-step boundary, so the checkpoint it saves resumes exactly; a second one
+    aborts at once (KeyboardInterrupt, no checkpoint)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested: str | None = None
+        self.aborted = False
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            self.aborted = True
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+        print(f"\n{self.requested}: stopping after this optimizer step to save a checkpoint "
+              f"(Ctrl-C again to abort at once, without it).", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> _StopRequests:
+        try:
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        except ValueError:  # not the main thread: signals stay with whoever handles them
+            self._previous = {}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+
+def _agreed(accelerator, *flags: bool) -> list[bool]:
+    """Each flag true on any process, so that all processes stop at the same step."""
+    if accelerator.num_processes == 1:
+        return list(flags)
+    votes = torch.tensor([float(f) for f in flags], device=accelerator.device)
+    return [bool(v > 0) for v in accelerator.reduce(votes, "sum")]
 
 
 def causal_lm_loss(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, int]:
@@ -89,11 +117,13 @@ def fit(
     window_loss, window_batches, window_tokens, window_start = 0.0, 0, 0, time.perf_counter()
     step_tokens = 0
     batch_at_step = state.batch_in_epoch
+    bad_loss: float | None = None  # the first non-finite micro-batch loss of the current step
     if evaluate_first and state.step == 0:
         state.evals.append({"step": 0, **evaluate(model)})
     model.train()
+    stops = _StopRequests()
     try:
-        with _sigterm_as_interrupt():
+        with stops:
             while state.step < train.max_steps:
                 train_dataloader.set_epoch(state.epoch)
                 batches = train_dataloader
@@ -110,7 +140,10 @@ def fit(
                         optimizer.step()
                         optimizer.zero_grad(set_to_none=True)
                     state.batch_in_epoch += 1
-                    window_loss += loss.detach().float().item()
+                    loss_value = loss.detach().float().item()
+                    if not math.isfinite(loss_value) and bad_loss is None:
+                        bad_loss = loss_value
+                    window_loss += loss_value
                     window_batches += 1
                     step_tokens += tokens * accelerator.num_processes
                     if not accelerator.sync_gradients:
@@ -118,6 +151,9 @@ def fit(
                     scheduler.step()
                     state.step += 1
                     batch_at_step = state.batch_in_epoch
+                    diverged, stopping = _agreed(accelerator, bad_loss is not None, stops.requested is not None)
+                    if diverged:  # before anything of this step is evaluated or saved
+                        raise _divergence(run_dir, state.step, bad_loss, train)
                     state.tokens_seen += step_tokens
                     window_tokens += step_tokens
                     step_tokens = 0
@@ -149,10 +185,13 @@ def fit(
                         )
                         model.train()
                         window_start += time.perf_counter() - paused  # eval time is not training time
-                    if state.step % train.save_every == 0 or state.step == train.max_steps:
+                    checkpoint = None
+                    if state.step % train.save_every == 0 or state.step == train.max_steps or stopping:
                         paused = time.perf_counter()
-                        save_checkpoint(accelerator, run_dir, state, train.keep_checkpoints)
+                        checkpoint = save_checkpoint(accelerator, run_dir, state, train.keep_checkpoints, model)
                         window_start += time.perf_counter() - paused
+                    if stopping:  # a signal arrived during this step: its checkpoint resumes exactly
+                        raise TrainingInterrupted(checkpoint, state.step)
                     for callback in callbacks:
                         callback(state)
                     if state.step >= train.max_steps:
@@ -161,12 +200,28 @@ def fit(
                     state.epoch += 1
                     state.batch_in_epoch = batch_at_step = 0
     except KeyboardInterrupt:
-        progress.close()
+        if stops.aborted:  # a second signal: stop now, keep the last regular checkpoint
+            raise
         state.batch_in_epoch = batch_at_step  # micro-batches of an unfinished step are redone
-        checkpoint = save_checkpoint(accelerator, run_dir, state, train.keep_checkpoints)
+        checkpoint = save_checkpoint(accelerator, run_dir, state, train.keep_checkpoints, model)
         raise TrainingInterrupted(checkpoint, state.step) from None
-    progress.close()
+    finally:
+        progress.close()
+    if not state.evals or state.evals[-1]["step"] != state.step:
+        # Resumed at max_steps, or the last evaluation is older than the checkpoint: the run's
+        # result must describe the model it saves.
+        state.evals.append({"step": state.step, **evaluate(model)})
     return state
+
+
+def _divergence(run_dir: Path, step: int, loss: float, train: TrainSection) -> TrainingDiverged:
+    kept = latest_checkpoint(run_dir)
+    where = f"the last good checkpoint {kept} is kept" if kept else "no checkpoint was saved before it"
+    return TrainingDiverged(
+        f"The training loss became {loss} at step {step}, so training stopped; nothing from that step on was "
+        f"saved ({where}). This usually means the learning rate is too high: start again with a lower "
+        f"train.optimizer.lr (now {train.optimizer.lr:g}) or a train.max_grad_norm (now {train.max_grad_norm})."
+    )
 
 
 def perplexity(mean_loss: float) -> float:
