@@ -5,7 +5,6 @@ last good checkpoint kept, and --resume either does what the recipe says or refu
 from __future__ import annotations
 
 import errno
-import importlib.util
 import json
 import os
 import shutil
@@ -18,31 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 from bad_inputs.conftest import assert_clear_error, snapshot
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _root_conftest():
-    """tests/conftest.py: under pytest the name ``conftest`` may be this folder's conftest."""
-    spec = importlib.util.spec_from_file_location("tests_root_conftest", REPO / "tests" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-TINY_GPT2 = _root_conftest().TINY_GPT2
+from conftest import REPO, TINY_GPT2
 
 RUN = ("run", "gpt2/tiny_pretrain", *TINY_GPT2)
-
-
-@pytest.fixture(scope="module")
-def gpt2_run(tmp_path_factory) -> Path:
-    """A finished tiny GPT-2 run, as bad_inputs/conftest.py's fixture of that name (whose
-    ``from conftest import TINY_GPT2`` finds its own file when this folder runs alone)."""
-    import toolkit
-
-    out = tmp_path_factory.mktemp("safety_gpt2") / "run"
-    return toolkit.run("gpt2/tiny_pretrain", overrides=[*TINY_GPT2, f"output.dir={out}"]).run_dir
 
 
 def copy_run(gpt2_run: Path, tmp_path: Path, name: str = "run") -> Path:
