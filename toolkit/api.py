@@ -121,19 +121,22 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
 
 
 def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
-             max_batches: int | None = None) -> dict[str, float]:
+             max_batches: int | None = None, trust_remote_code: bool = False) -> dict[str, float]:
     """Re-evaluate a run folder on a card's split (default: its own card), appending the result
-    to its metrics and model card; any other model folder or Hub id needs ``card``."""
+    to its metrics and model card; any other model folder or Hub id needs ``card``.
+    ``trust_remote_code`` lets the folder's own model code run (only for folders you trust)."""
     from .rundir import is_run_dir
     from .tasks import TASKS
 
     recipe = read_run_recipe(run_dir) if is_run_dir(run_dir) else _recipe_for_model(str(run_dir), card)
+    # Trust is the caller's alone: the folder's own recipe.yaml saying trust_remote_code must not count.
+    recipe = recipe.model_copy(update={"model": recipe.model.model_copy(update={"trust_remote_code": trust_remote_code})})
     return TASKS[recipe.task].evaluate(Path(run_dir), recipe, split, card, max_batches)
 
 
 def _recipe_for_model(model: str, card: str | None) -> Recipe:
     """A minimal recipe to evaluate a model that was not trained by the toolkit."""
-    from transformers import AutoConfig
+    from transformers import PretrainedConfig
 
     from .models import FAMILIES
     from .models.pretrained import resolve_source
@@ -141,31 +144,38 @@ def _recipe_for_model(model: str, card: str | None) -> Recipe:
 
     if not card:
         raise ToolkitError(f"{model} is not a toolkit run folder (no recipe.yaml): give --card NAME to evaluate it on.")
-    try:
-        config = AutoConfig.from_pretrained(resolve_source(model))
+    try:  # config.json read as data: none of the folder's code runs before its type is known
+        config, _ = PretrainedConfig.get_config_dict(resolve_source(model))
     except (OSError, ValueError) as exc:
         raise ToolkitError(f"Cannot read the config of '{model}': {str(exc).splitlines()[0]}") from None
-    family = next((f for f in FAMILIES.values() if config.model_type in f.model_types), None)
+    model_type = config.get("model_type")
+    family = next((f for f in FAMILIES.values() if model_type in f.model_types), None)
     if family is None:
-        raise ToolkitError(f"'{model}' is a {config.model_type} model, which no toolkit family evaluates.")
-    positions = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 128)
+        raise ToolkitError(f"'{model}' is a {model_type} model, which no toolkit family evaluates.")
+    positions = config.get("n_positions") or config.get("max_position_embeddings") or 128
     return recipe_from_dict({
         "task": family.tasks[0], "data": {"card": card, "block_size": min(128, positions)},
         "model": {"family": family.name, "init_from": model}, "output": {"dir": model},
     }, source=f"<evaluation of {model}>")
 
 
-def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, **settings) -> list[str]:
-    """Continue prompts with a causal LM folder; settings as in the recipe's eval.generation."""
+def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, trust_remote_code: bool = False,
+             **settings) -> list[str]:
+    """Continue prompts with a causal LM folder; settings as in the recipe's eval.generation.
+    ``trust_remote_code`` lets the folder's own model code run (only for folders you trust)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .generation import generate_text
+    from .models.pretrained import needs_trust_error, remote_code_trust
     from .recipe import GenerationSection
 
     path = str(run_dir)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path)
+        trust = remote_code_trust(path, trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust)
+        model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust)
     except (OSError, ValueError) as exc:
+        if "trust_remote_code" in str(exc):
+            raise needs_trust_error("generate", path, "--trust-remote-code") from None
         raise ToolkitError(f"Could not load a text-generation model from '{run_dir}': {exc}") from None
     return generate_text(model, tokenizer, prompts, GenerationSection(**settings), seed=seed)

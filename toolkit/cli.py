@@ -90,7 +90,7 @@ def cmd_generate(args) -> int:
 
     settings = {k: getattr(args, k) for k in ("max_new_tokens", "top_k", "top_p", "temperature", "repetition_penalty")}
     settings["do_sample"] = not args.greedy
-    for text in generate(args.run_dir, args.prompt, seed=args.seed, **settings):
+    for text in generate(args.run_dir, args.prompt, seed=args.seed, trust_remote_code=args.trust_remote_code, **settings):
         print(text)
     return 0
 
@@ -98,7 +98,8 @@ def cmd_generate(args) -> int:
 def cmd_eval(args) -> int:
     from .api import evaluate
 
-    result = evaluate(args.run_dir, card=args.card, split=args.split, max_batches=args.max_batches)
+    result = evaluate(args.run_dir, card=args.card, split=args.split, max_batches=args.max_batches,
+                      trust_remote_code=args.trust_remote_code)
     print(", ".join(f"{k} {v:.4g}" for k, v in result.items()))
     return 0
 
@@ -109,6 +110,14 @@ def cmd_push(args) -> int:
     push_run(args.run_dir, args.repo_id, private=args.private, revision=args.revision,
              commit_message=args.commit_message, dry_run=args.dry_run)
     return 0
+
+
+def add_trust_flag(parser: argparse.ArgumentParser) -> None:
+    """The only way to let a model folder run its own code (auto_map): the folder, and the
+    recipe.yaml inside it, never decide that."""
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="run the model folder's own Python code (auto_map) if it has some; only for folders "
+                             "you trust (the toolkit's own families never need it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repetition-penalty", type=float, default=1.0)
     p.add_argument("--greedy", action="store_true", help="pick the most likely token instead of sampling")
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
+    add_trust_flag(p)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("eval", help="re-evaluate a run folder on a card's split")
@@ -159,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--card", default=None, help="data card (default: the run's own)")
     p.add_argument("--split", default="test", help="split to evaluate (default test)")
     p.add_argument("--max-batches", type=int, default=None, help="cap on evaluation batches")
+    add_trust_flag(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("push", help="upload a run folder to the Hugging Face Hub")

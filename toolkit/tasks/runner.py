@@ -115,7 +115,7 @@ def evaluate_saved(
     appended to its metrics.json and model card."""
     from ..data import load_corpus
     from ..models import FAMILIES
-    from ..models.pretrained import load_pretrained, resolve_source
+    from ..models.pretrained import load_pretrained, remote_code_trust, resolve_source
     from ..reporting.metrics import read_metrics, write_metrics
     from ..rundir import is_run_dir
     from ..tokenization import load_tokenizer
@@ -124,8 +124,10 @@ def evaluate_saved(
 
     card = card or recipe.data.card
     family = FAMILIES[recipe.model.family]
-    model = family.prepare(load_pretrained(str(run_dir), auto_class, family, recipe.model.trust_remote_code))
-    tokenizer = load_tokenizer(resolve_source(str(run_dir)))
+    # recipe.model.trust_remote_code is the user's --trust-remote-code (api.evaluate), never the folder's recipe.yaml.
+    trust = recipe.model.trust_remote_code
+    model = family.prepare(load_pretrained(str(run_dir), auto_class, family, trust, how_to_trust="--trust-remote-code"))
+    tokenizer = load_tokenizer(resolve_source(str(run_dir)), trust_remote_code=remote_code_trust(str(run_dir), trust))
     corpus = load_corpus(card, max_rows=recipe.data.max_rows)
     if split not in corpus:
         raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
