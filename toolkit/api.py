@@ -108,7 +108,7 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
         resolve_source(recipe.model.init_from)
     if recipe.model.embeddings_from and not Path(recipe.model.embeddings_from).expanduser().exists():
         raise ToolkitError(f"model.embeddings_from: {recipe.model.embeddings_from} does not exist; give a word2vec run "
-                           f"folder (train one with recipes/word2vec/skipgram_char_pd98.yaml) or a .kv/.bin/.txt vectors file.")
+                           f"folder (train one with recipes/word2vec/skipgram_char_pd98.yaml) or a word2vec .bin/.txt vectors file.")
     if recipe.launch.accelerate_config and not _launched_by_accelerate():
         return _relaunch(recipe, recipe.launch.accelerate_config, resume)
     run_dir = _prepare_run_dir_once(recipe, resume)
