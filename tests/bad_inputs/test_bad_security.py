@@ -328,6 +328,15 @@ def test_push_never_follows_a_symlink_out_of_the_run_folder(small_run, tmp_path,
     assert not fake_hub
 
 
+def test_push_accepts_checkpoints_linked_to_another_disk(small_run, tmp_path, fake_hub, cli):
+    """Checkpoints stay local anyway, so a checkpoints folder on another disk is no reason to refuse."""
+    (tmp_path / "scratch").mkdir()
+    (small_run / "checkpoints").symlink_to(tmp_path / "scratch", target_is_directory=True)
+    result = cli("push", small_run, "--repo-id", "someone/model")
+    assert result.code == 0, result.err
+    assert fake_hub[0]["allow_patterns"] == ["README.md", "config.json", "recipe.yaml"]
+
+
 # --------------------------------------------------------------------------- item 4: data show
 
 
