@@ -109,6 +109,9 @@ def list_cards() -> list[str]:
     return sorted(p.stem for p in cards_dir().glob("*.yaml"))
 
 
+CARD_KEYS = {"name", "source"}  # a YAML mapping with neither is no card, whatever else it holds
+
+
 def load_card(name_or_path: str | Path) -> DataCard:
     """A bundled card by name, or a card YAML file by path."""
     path = Path(name_or_path)
@@ -121,11 +124,21 @@ def load_card(name_or_path: str | Path) -> DataCard:
                 f"it is neither a file nor a bundled card. Bundled cards: {', '.join(names)} "
                 f"(see `toolkit data list`)."
             )
+    # Any path can be given here (`toolkit data show /etc/shadow`): errors name the file and a
+    # position in it, never its lines, unless it looks like a card (keys of a card).
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return DataCard.model_validate(data)
     except yaml.YAMLError as exc:
-        raise DataError(f"Data card {path} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise DataError(f"Data card {path} is not valid YAML{where}; its content is not shown.") from None
+    except UnicodeDecodeError:
+        raise DataError(f"Data card {path} is not a UTF-8 text file; its content is not shown.") from None
+    if not isinstance(data, dict) or not CARD_KEYS & set(data):
+        raise DataError(f"{path} is not a data card (a YAML mapping with {', '.join(sorted(CARD_KEYS))}, "
+                        f"description ...; see data_cards/); its content is not shown.")
+    try:
+        return DataCard.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'card'}: {e['msg']}" for e in exc.errors()
