@@ -35,7 +35,7 @@ def is_toolkit_model_type(model_type: str | None) -> bool:
     classes ``import toolkit`` registers with transformers' Auto classes."""
     from transformers import CONFIG_MAPPING
 
-    return model_type in CONFIG_MAPPING and CONFIG_MAPPING[model_type].__module__.split(".")[0] == __name__.split(".")[0]
+    return model_type in CONFIG_MAPPING and CONFIG_MAPPING[model_type].__module__.startswith("toolkit.")
 
 
 def remote_code_trust(source: str, user_trusts: bool) -> bool:
