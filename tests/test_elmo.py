@@ -243,9 +243,9 @@ def test_static_word2vec_baseline_uses_the_vectors_as_layer_zero(bilm, sentiment
     chars = list("好棒喜欢满意差坏失望的了是很")
     vectors = KeyedVectors(vector_size=16)
     vectors.add_vectors(chars, torch.randn(len(chars), 16, generator=torch.Generator().manual_seed(0)).numpy())
-    vectors.save(str(tmp_path / "chars.kv"))
+    vectors.save_word2vec_format(str(tmp_path / "chars.bin"), binary=True)
     done = toolkit.run("elmo/tiny_sentiment_word2vec", overrides=[
-        *SMALL, f"data.card={sentiment_card}", f"model.init_from={bilm.run_dir}", f"model.embeddings_from={tmp_path / 'chars.kv'}",
+        *SMALL, f"data.card={sentiment_card}", f"model.init_from={bilm.run_dir}", f"model.embeddings_from={tmp_path / 'chars.bin'}",
         "train.max_steps=2", "train.eval_every=2", "train.save_every=2", f"output.dir={tmp_path / 'w2v'}"])
     assert set(done.metrics["layer_weights"]) == {"embedding", "gamma"}
     tokenizer = AutoTokenizer.from_pretrained(done.run_dir)

@@ -211,18 +211,18 @@ def _char_vectors(path, width: int, chars: str = "中国人民经济的了是在
 
     vectors = KeyedVectors(vector_size=width)
     vectors.add_vectors(list(chars), torch.randn(len(chars), width, generator=torch.Generator().manual_seed(0)).numpy())
-    vectors.save(str(path))
+    vectors.save_word2vec_format(str(path), binary=True)
     return vectors
 
 
 def test_embeddings_start_from_word2vec_vectors(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    vectors = _char_vectors(tmp_path / "chars.kv", 16)
+    vectors = _char_vectors(tmp_path / "chars.bin", 16)
     lstm = [o.replace("CELL", "lstm") for o in TINY_RNN]
     # Frozen embeddings (tied to the softmax) keep exactly the rows they started from.
     done = toolkit.run("rnn_lm/tiny_lstm_word2vec", overrides=[
-        *lstm, f"model.embeddings_from={tmp_path / 'chars.kv'}", "train.freeze=[embed_tokens.]", f"output.dir={tmp_path / 'run'}"])
+        *lstm, f"model.embeddings_from={tmp_path / 'chars.bin'}", "train.freeze=[embed_tokens.]", f"output.dir={tmp_path / 'run'}"])
     tokenizer = AutoTokenizer.from_pretrained(done.run_dir)
     embeddings = AutoModelForCausalLM.from_pretrained(done.run_dir).get_input_embeddings().weight
     found = [c for c in vectors.index_to_key if c in tokenizer.get_vocab()]
@@ -233,13 +233,13 @@ def test_embeddings_start_from_word2vec_vectors(tmp_path):
 
 
 def test_word_vectors_of_another_width_are_refused(tmp_path):
-    _char_vectors(tmp_path / "wide.kv", 24)
+    _char_vectors(tmp_path / "wide.bin", 24)
     lstm = [o.replace("CELL", "lstm") for o in TINY_RNN]
     with pytest.raises(toolkit.ToolkitError, match="have 24 dimensions, but the model's token embeddings are 16 wide"):
-        toolkit.run("rnn_lm/tiny_lstm_word2vec", overrides=[*lstm, f"model.embeddings_from={tmp_path / 'wide.kv'}",
+        toolkit.run("rnn_lm/tiny_lstm_word2vec", overrides=[*lstm, f"model.embeddings_from={tmp_path / 'wide.bin'}",
                                                              f"output.dir={tmp_path / 'run'}"])
     with pytest.raises(toolkit.ToolkitError, match="model.embeddings_from: .*does not exist"):
         toolkit.run("rnn_lm/tiny_lstm_word2vec", overrides=[*lstm, f"model.embeddings_from={tmp_path / 'none'}",
                                                              f"output.dir={tmp_path / 'run2'}"])
     with pytest.raises(toolkit.RecipeError, match="word2vec family has no torch token embeddings"):
-        toolkit.load_recipe("word2vec/skipgram_char_pd98", [f"model.embeddings_from={tmp_path / 'wide.kv'}"])
+        toolkit.load_recipe("word2vec/skipgram_char_pd98", [f"model.embeddings_from={tmp_path / 'wide.bin'}"])

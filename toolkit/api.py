@@ -116,7 +116,7 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
         resolve_source(recipe.model.init_from)
     if recipe.model.embeddings_from and not Path(recipe.model.embeddings_from).expanduser().exists():
         raise ToolkitError(f"model.embeddings_from: {recipe.model.embeddings_from} does not exist; give a word2vec run "
-                           f"folder (train one with recipes/word2vec/skipgram_char_pd98.yaml) or a .kv/.bin/.txt vectors file.")
+                           f"folder (train one with recipes/word2vec/skipgram_char_pd98.yaml) or a word2vec .bin/.txt vectors file.")
     if recipe.launch.accelerate_config and not _launched_by_accelerate():
         return _relaunch(recipe, recipe.launch.accelerate_config, resume)
     run_dir, lock = _prepare_run_dir_once(recipe, resume)
@@ -133,9 +133,10 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
 
 
 def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
-             max_batches: int | None = None) -> dict[str, float]:
+             max_batches: int | None = None, trust_remote_code: bool = False) -> dict[str, float]:
     """Re-evaluate a run folder on a card's split (default: its own card), appending the result
-    to its metrics and model card; any other model folder or Hub id needs ``card``."""
+    to its metrics and model card; any other model folder or Hub id needs ``card``.
+    ``trust_remote_code`` lets the folder's own model code run (only for folders you trust)."""
     from .models.pretrained import model_folder
     from .rundir import is_run_dir
     from .tasks import TASKS
@@ -147,12 +148,14 @@ def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
     else:  # a missing or empty folder is named before any talk of recipes or cards
         model_folder(run_dir)
         recipe = _recipe_for_model(str(run_dir), card)
+    # Trust is the caller's alone: the folder's own recipe.yaml saying trust_remote_code must not count.
+    recipe = recipe.model_copy(update={"model": recipe.model.model_copy(update={"trust_remote_code": trust_remote_code})})
     return TASKS[recipe.task].evaluate(Path(run_dir), recipe, split, card, max_batches)
 
 
 def _recipe_for_model(model: str, card: str | None) -> Recipe:
     """A minimal recipe to evaluate a model that was not trained by the toolkit."""
-    from transformers import AutoConfig
+    from transformers import PretrainedConfig
 
     from .models import FAMILIES
     from .models.pretrained import loading_error, resolve_source
@@ -160,15 +163,16 @@ def _recipe_for_model(model: str, card: str | None) -> Recipe:
 
     if not card:
         raise ToolkitError(f"{model} is not a toolkit run folder (no recipe.yaml): give --card NAME to evaluate it on.")
-    try:
-        config = AutoConfig.from_pretrained(resolve_source(model))
+    try:  # config.json read as data: none of the folder's code runs before its type is known
+        config, _ = PretrainedConfig.get_config_dict(resolve_source(model))
     except (OSError, ValueError) as exc:
         raise loading_error(model, "the config of", exc) from None
-    family = next((f for f in FAMILIES.values() if config.model_type in f.model_types), None)
+    model_type = config.get("model_type")
+    family = next((f for f in FAMILIES.values() if model_type in f.model_types), None)
     if family is None:
-        raise ToolkitError(f"'{model}' is a {config.model_type} model, which no toolkit family evaluates.")
-    task = _task_for_architecture(model, (config.architectures or [""])[0], family)
-    positions = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 128)
+        raise ToolkitError(f"'{model}' is a {model_type} model, which no toolkit family evaluates.")
+    task = _task_for_architecture(model, (config.get("architectures") or [""])[0], family)
+    positions = config.get("n_positions") or config.get("max_position_embeddings") or 128
     return recipe_from_dict({
         "task": task, "data": {"card": card, "block_size": min(128, positions)},
         "model": {"family": family.name, "init_from": model}, "output": {"dir": model},
@@ -200,19 +204,24 @@ def _task_for_architecture(model: str, architecture: str, family) -> str:
     return task
 
 
-def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, **settings) -> list[str]:
-    """Continue prompts with a causal LM folder; settings as in the recipe's eval.generation."""
+def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, trust_remote_code: bool = False,
+             **settings) -> list[str]:
+    """Continue prompts with a causal LM folder; settings as in the recipe's eval.generation.
+    ``trust_remote_code`` lets the folder's own model code run (only for folders you trust)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .generation import checked_settings, generate_text
-    from .models.pretrained import check_tokenizer_files, loading_error, model_folder
+    from .models.pretrained import check_tokenizer_files, loading_error, model_folder, needs_trust_error, remote_code_trust
 
     section = checked_settings(settings)
     source = model_folder(run_dir)
     check_tokenizer_files(source)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source)
+        trust = remote_code_trust(source, trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
+        model = AutoModelForCausalLM.from_pretrained(source, trust_remote_code=trust)
     except (OSError, ValueError) as exc:
+        if "trust_remote_code" in str(exc):
+            raise needs_trust_error("generate", source, "--trust-remote-code") from None
         raise loading_error(source, "a text-generation model from", exc) from None
     return generate_text(model, tokenizer, prompts, section, seed=seed)

@@ -108,7 +108,7 @@ def cmd_generate(args) -> int:
             print(f"note: --greedy picks the most likely token, so {', '.join(ignored)} "
                   f"{'does' if len(ignored) == 1 else 'do'} not apply.", file=sys.stderr)
     checked_settings(settings, name=_flag)  # before loading the model, naming the flag
-    for text in generate(args.run_dir, args.prompt, seed=args.seed, **settings):
+    for text in generate(args.run_dir, args.prompt, seed=args.seed, trust_remote_code=args.trust_remote_code, **settings):
         print(text)
     return 0
 
@@ -116,7 +116,8 @@ def cmd_generate(args) -> int:
 def cmd_eval(args) -> int:
     from .api import evaluate
 
-    result = evaluate(args.run_dir, card=args.card, split=args.split, max_batches=args.max_batches)
+    result = evaluate(args.run_dir, card=args.card, split=args.split, max_batches=args.max_batches,
+                      trust_remote_code=args.trust_remote_code)
     print(", ".join(f"{k} {v:.4g}" for k, v in result.items()))
     return 0
 
@@ -138,6 +139,14 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not allowed: give at least 1, or leave the flag out for no cap")
     return value
+
+
+def add_trust_flag(parser: argparse.ArgumentParser) -> None:
+    """The only way to let a model folder run its own code (auto_map): the folder, and the
+    recipe.yaml inside it, never decide that."""
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="run the model folder's own Python code (auto_map) if it has some; only for folders "
+                             "you trust (the toolkit's own families never need it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repetition-penalty", type=float, help="above 0, 1 for none (default 1.0)")
     p.add_argument("--greedy", action="store_true", help="pick the most likely token instead of sampling")
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
+    add_trust_flag(p)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("eval", help="re-evaluate a run folder on a card's split")
@@ -188,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--card", default=None, help="data card (default: the run's own)")
     p.add_argument("--split", default="test", help="split to evaluate (default test)")
     p.add_argument("--max-batches", type=_positive_int, default=None, help="cap on evaluation batches, at least 1 (default: all)")
+    add_trust_flag(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("push", help="upload a run folder to the Hugging Face Hub")

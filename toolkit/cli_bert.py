@@ -7,26 +7,25 @@ import json
 from .errors import ToolkitError
 
 
-def _pipeline(task: str, model: str):
+def _pipeline(task: str, model: str, trust_remote_code: bool):
     from transformers import pipeline
 
+    from .models.pretrained import needs_trust_error, remote_code_trust
+
     try:
-        return pipeline(task, model=model)
+        return pipeline(task, model=model, trust_remote_code=remote_code_trust(model, trust_remote_code))
     except (OSError, ValueError) as exc:
+        if "trust_remote_code" in str(exc):
+            raise needs_trust_error(task, model, "--trust-remote-code") from None
         raise ToolkitError(f"Could not load a {task} model from '{model}': {str(exc).splitlines()[0]}") from None
 
 
-def _architecture(model: str) -> tuple[str, str]:
+def _architecture(model: str, trust_remote_code: bool) -> tuple[str, str]:
     """(source to load, the architecture its config.json names), after checking it is a model folder."""
-    from transformers import AutoConfig
-
-    from .models.pretrained import loading_error, model_folder
+    from .models.pretrained import load_model_config, model_folder
 
     source = model_folder(model)
-    try:
-        config = AutoConfig.from_pretrained(source)
-    except (OSError, ValueError) as exc:
-        raise loading_error(source, "the config of", exc) from None
+    config = load_model_config(source, trust_remote_code)
     return source, (config.architectures or ["(none named in config.json)"])[0]
 
 
@@ -53,10 +52,10 @@ def _refuse(model: str, architecture: str, command: str, wants: str) -> ToolkitE
 
 
 def cmd_fill_mask(args) -> int:
-    source, architecture = _architecture(args.run_dir)
+    source, architecture = _architecture(args.run_dir, args.trust_remote_code)
     if command_for(architecture) != "fill-mask":
         raise _refuse(args.run_dir, architecture, "fill-mask", "a masked language model (such as BertForMaskedLM)")
-    fill = _pipeline("fill-mask", source)
+    fill = _pipeline("fill-mask", source, args.trust_remote_code)
     if fill.tokenizer.mask_token not in args.text:
         raise ToolkitError(f"The text has no {fill.tokenizer.mask_token} token to fill, e.g. 今天{fill.tokenizer.mask_token}气很好.")
     results = fill(args.text, top_k=args.top_k)
@@ -70,9 +69,9 @@ def cmd_fill_mask(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    source, architecture = _architecture(args.run_dir)
+    source, architecture = _architecture(args.run_dir, args.trust_remote_code)
     if architecture.endswith("ForTokenClassification"):
-        tagger = _pipeline("token-classification", source)
+        tagger = _pipeline("token-classification", source, args.trust_remote_code)
         for text in args.text:
             tags = [(item["word"], item["entity"], round(float(item["score"]), 4)) for item in tagger(text)]
             print(json.dumps({"text": text, "tags": tags}, ensure_ascii=False))
@@ -80,7 +79,7 @@ def cmd_predict(args) -> int:
     # Any other architecture would get a new, untrained classification head: random labels.
     if command_for(architecture) != "predict":
         raise _refuse(args.run_dir, architecture, "predict", "a sequence or token classification model")
-    classify = _pipeline("text-classification", source)
+    classify = _pipeline("text-classification", source, args.trust_remote_code)
     for text in args.text:
         best = classify(text)[0]
         print(f"{best['label']}\t{best['score']:.4f}\t{text}")
@@ -88,13 +87,17 @@ def cmd_predict(args) -> int:
 
 
 def register(subparsers) -> None:
+    from .cli import add_trust_flag
+
     p = subparsers.add_parser("fill-mask", help="top predictions for [MASK] with a BERT run folder")
     p.add_argument("run_dir")
     p.add_argument("text", help='text with [MASK], e.g. "今天[MASK]气很好"')
     p.add_argument("--top-k", type=int, default=5)
+    add_trust_flag(p)
     p.set_defaults(func=cmd_fill_mask)
 
     p = subparsers.add_parser("predict", help="label (and probability) of texts with a classification or tagging run folder")
     p.add_argument("run_dir")
     p.add_argument("text", nargs="+", help="one or more texts")
+    add_trust_flag(p)
     p.set_defaults(func=cmd_predict)

@@ -108,24 +108,27 @@ def embed(model_dir: str | Path, text: str):
     scalar mix of a downstream model (None for a bare biLM), layer_weights its learned mix.
     """
     import torch
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoModel
 
     from .models.modeling_elmo import ElmoModel
-    from .models.pretrained import loading_error, model_folder
+    from .models.pretrained import load_model_config, model_folder, read_model_type
     from .tokenization import load_tokenizer
 
     model_dir = model_folder(model_dir)
+    # The type first, read as data; ELMo folders then load through the toolkit's registered classes
+    # (trust_remote_code=False), never through the copy of the model code inside the folder.
     try:
-        config = AutoConfig.from_pretrained(model_dir)
+        model_type = read_model_type(model_dir)
     except (OSError, ValueError) as exc:
-        raise loading_error(model_dir, "the config of", exc) from None
-    if config.model_type != "toolkit_elmo":
-        raise ToolkitError(f"{model_dir} is a {config.model_type} model, not an ELMo biLM or ELMo downstream run.")
+        raise ToolkitError(f"embed: cannot read the config of '{model_dir}': {str(exc).splitlines()[0]}") from None
+    if model_type != "toolkit_elmo":
+        raise ToolkitError(f"{model_dir} is a {model_type} model, not an ELMo biLM or ELMo downstream run.")
+    config = load_model_config(model_dir, what="embed")
     tokenizer = load_tokenizer(model_dir)
     ids = torch.tensor([tokenizer.convert_tokens_to_ids(list(text))])
     architecture = (config.architectures or ["ElmoModel"])[0]
     if architecture == ElmoModel.__name__:
-        model, mixed, weights = AutoModel.from_pretrained(str(model_dir)).eval(), None, None
+        model, mixed, weights = AutoModel.from_pretrained(str(model_dir), trust_remote_code=False).eval(), None, None
         with torch.no_grad():
             layers = model(input_ids=ids).layers[:, 0]
         return layers, mixed, weights
@@ -134,7 +137,7 @@ def embed(model_dir: str | Path, text: str):
     from .models.elmo import AUTO_CLASSES
 
     auto = next(name for name, (_, cls) in AUTO_CLASSES.items() if cls.__name__ == architecture)
-    model = getattr(transformers, auto).from_pretrained(str(model_dir)).eval()
+    model = getattr(transformers, auto).from_pretrained(str(model_dir), trust_remote_code=False).eval()
     with torch.no_grad():
         states = model.elmo(ids)
         layers = torch.stack([torch.cat(pair, dim=-1) for pair in states])[:, 0]

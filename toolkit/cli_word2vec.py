@@ -1,7 +1,8 @@
 """word2vec commands: `toolkit neighbors`, `toolkit analogy`, `toolkit word2vec-eval`.
 
-Each takes a word2vec run folder or a vectors file (gensim .kv, word2vec .bin or text), so
-published vectors can be queried and scored the same way as the toolkit's own.
+Each takes a word2vec run folder or a vectors file (word2vec .bin or text), so published vectors
+can be queried and scored the same way as the toolkit's own. A gensim .kv file is a pickle, which
+runs any code it carries when loaded: it is read only with --allow-pickle, for your own files.
 """
 
 from __future__ import annotations
@@ -9,16 +10,16 @@ from __future__ import annotations
 import math
 
 
-def _vectors(path: str):
+def _vectors(args):
     from .models.word2vec import load_vectors
 
-    return load_vectors(path)
+    return load_vectors(args.vectors, allow_pickle=args.allow_pickle)
 
 
 def cmd_neighbors(args) -> int:
     from .word2vec_eval import nearest
 
-    vectors = _vectors(args.vectors)
+    vectors = _vectors(args)
     for word in args.words:
         print(f"{word}: " + ", ".join(f"{w} {s:.3f}" for w, s in nearest(vectors, word, args.topn)))
     return 0
@@ -27,7 +28,7 @@ def cmd_neighbors(args) -> int:
 def cmd_analogy(args) -> int:
     from .word2vec_eval import solve_analogy
 
-    answers = solve_analogy(_vectors(args.vectors), args.a, args.b, args.c, args.topn)
+    answers = solve_analogy(_vectors(args), args.a, args.b, args.c, args.topn)
     print(f"{args.a} : {args.b} :: {args.c} : ?")
     for method, label in (("3cosadd", "3CosAdd"), ("3cosmul", "3CosMul")):
         print(f"  {label}: " + ", ".join(f"{w} {s:.3f}" for w, s in answers[method]))
@@ -46,7 +47,7 @@ def cmd_word2vec_eval(args) -> int:
     if args.bundled or not specs:
         specs = ["analogy", "similarity", *specs]
     benchmarks = [parse_benchmark(spec) for spec in specs]
-    vectors = _vectors(args.vectors)
+    vectors = _vectors(args)
     records = [run_benchmark(vectors, benchmark) for benchmark in benchmarks]
     for record in records:
         m = record["metrics"]
@@ -68,13 +69,20 @@ def cmd_word2vec_eval(args) -> int:
     return 0
 
 
+def _add_allow_pickle(parser) -> None:
+    parser.add_argument("--allow-pickle", action="store_true",
+                        help="also read a gensim .kv file: a pickle, which runs any code it carries, so only "
+                             "for files you made yourself")
+
+
 def register(subparsers) -> None:
     """Add the word2vec commands to the `toolkit` parser."""
-    where = "word2vec run folder, or a vectors file (.kv, word2vec .bin or text)"
+    where = "word2vec run folder, or a vectors file (word2vec .bin or text)"
     p = subparsers.add_parser("neighbors", help="nearest words of word2vec vectors")
     p.add_argument("vectors", metavar="RUN_DIR", help=where)
     p.add_argument("words", nargs="+", metavar="WORD")
     p.add_argument("--topn", type=int, default=10, help="neighbours per word (default 10)")
+    _add_allow_pickle(p)
     p.set_defaults(func=cmd_neighbors)
 
     p = subparsers.add_parser("analogy", help="solve a : b :: c : ? with word2vec vectors (3CosAdd and 3CosMul)")
@@ -83,6 +91,7 @@ def register(subparsers) -> None:
     p.add_argument("b", help="e.g. 中国")
     p.add_argument("c", help="e.g. 东京 (the answer should be 日本)")
     p.add_argument("--topn", type=int, default=5)
+    _add_allow_pickle(p)
     p.set_defaults(func=cmd_analogy)
 
     p = subparsers.add_parser("word2vec-eval", help="score word vectors on analogy / similarity files")
@@ -95,4 +104,5 @@ def register(subparsers) -> None:
                    help="also the toolkit's own sets (the default when no file is given)")
     p.add_argument("--sections", action="store_true", help="print analogy accuracy per section")
     p.add_argument("--no-record", action="store_true", help="do not append the results to a run folder's metrics")
+    _add_allow_pickle(p)
     p.set_defaults(func=cmd_word2vec_eval)

@@ -70,7 +70,7 @@ class ModelSection(_Section):
         False, description="Allow init_from to run model code from its folder (only for sources you trust)."
     )
     embeddings_from: str | None = Field(
-        None, description="Word vectors (a word2vec run folder, .kv, .bin or text file) that initialise "
+        None, description="Word vectors (a word2vec run folder, or a word2vec .bin or text file) that initialise "
         "the token embeddings; they must be as wide as the embeddings."
     )
 

@@ -354,5 +354,8 @@ def is_run_dir(path: str | Path) -> bool:
     return (Path(path) / RECIPE_FILE).is_file()
 
 
-# Files and folders that are ours, not part of the model: kept out of Hub uploads.
-NOT_FOR_UPLOAD = [f"{CHECKPOINTS}/*", f"{CHECKPOINTS}/**", "logs/**", "*.tmp", ".cache/**", RUN_MARKER, LOCK_FILE]
+# Files and folders that are ours, not part of the model: kept out of Hub uploads. Pickles too
+# (gensim's vectors.kv and the vectors.kv.*.npy arrays it writes beside a large one, in older
+# word2vec runs): loading a downloaded pickle runs its code, so none is ever published.
+NOT_FOR_UPLOAD = [f"{CHECKPOINTS}/*", f"{CHECKPOINTS}/**", "logs/**", "*.tmp", ".cache/**", RUN_MARKER, LOCK_FILE,
+                  "*.kv", "*.kv.*", "*.pkl", "*.pickle"]

@@ -89,10 +89,11 @@ def unused_token_ids(tokenizer) -> list[int]:
     return sorted(i for token, i in vocab.items() if token.startswith("[unused"))
 
 
-def load_tokenizer(path: str | Path, special_tokens: dict[str, str] | None = None):
-    """A tokenizer from a folder (a run, or any HF model folder) or a Hub id."""
+def load_tokenizer(path: str | Path, special_tokens: dict[str, str] | None = None, trust_remote_code: bool = False):
+    """A tokenizer from a folder (a run, or any HF model folder) or a Hub id; the folder's own
+    tokenizer code runs only when the user opted in (``models.pretrained.remote_code_trust``)."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         raise ToolkitError(
             f"Could not load a tokenizer from '{path}': {exc}. Give a folder with tokenizer.json "

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from ..errors import DataError, did_you_mean
 from ..paths import bundled_dir
-from ..yamlfile import describe_yaml_error, load_user_yaml
+from ..yamlfile import DuplicateKeyError, describe_yaml_error, load_user_yaml
 from .text import check_steps
 
 # Formats our own readers parse (package files and local files) versus those `datasets` reads.
@@ -116,6 +116,20 @@ def list_cards() -> list[str]:
     return sorted(p.stem for p in cards_dir().glob("*.yaml"))
 
 
+CARD_KEYS = {"name", "source"}  # a YAML mapping with neither is no card, whatever else it holds
+
+
+def _duplicate_key(exc: DuplicateKeyError) -> str:
+    """Where a key is written twice; the key is named only when it is a card field, since the file
+    may be anything (`toolkit data show /etc/shadow`) and its keys its secrets."""
+    key = exc.problem.split("'")[1] if exc.problem.count("'") >= 2 else ""
+    if key in DataCard.model_fields:
+        return describe_yaml_error(exc)
+    where = exc.problem_mark
+    first = exc.problem.split("(first at ")[-1].split(")")[0] if "(first at " in exc.problem else "an earlier line"
+    return f" at line {where.line + 1}: a key written twice (first at {first}); its content is not shown"
+
+
 def load_card(name_or_path: str | Path) -> DataCard:
     """A bundled card by name, or a card YAML file by path."""
     path = Path(name_or_path)
@@ -128,16 +142,24 @@ def load_card(name_or_path: str | Path) -> DataCard:
                 f"it is neither a file nor a bundled card. Bundled cards: {', '.join(names)} "
                 f"(see `toolkit data list`)."
             )
+    # Any path can be given here (`toolkit data show /etc/shadow`): errors name the file and a
+    # position in it, never its lines, unless it looks like a card (keys of a card).
     try:
         data = load_user_yaml(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"Data card {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                        f"{exc.start}): a card is a YAML text file; is this the right file? Its content is not shown.") from None
+    except DuplicateKeyError as exc:
+        raise DataError(f"Data card {path} is not valid YAML{_duplicate_key(exc)}.") from None
+    except yaml.YAMLError as exc:  # PyYAML's problem text is generic; its source excerpt is left out
+        raise DataError(f"Data card {path} is not valid YAML{describe_yaml_error(exc)}; its content is not shown.") from None
+    if not isinstance(data, dict) or not CARD_KEYS & set(data):
+        raise DataError(f"{path} is not a data card (a YAML mapping with {', '.join(sorted(CARD_KEYS))}, "
+                        f"description ...; see data_cards/); its content is not shown.")
+    try:
         card = DataCard.model_validate(data)
         card._path = path
         return card
-    except UnicodeDecodeError as exc:
-        raise DataError(f"Data card {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                        f"{exc.start}): a card is a YAML text file; is this the right file?") from None
-    except yaml.YAMLError as exc:
-        raise DataError(f"Data card {path} is not valid YAML{describe_yaml_error(exc)}.") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'card'}: {e['msg']}" for e in exc.errors()

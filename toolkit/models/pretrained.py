@@ -101,38 +101,95 @@ def check_weight_files(folder: str | Path) -> None:
             ) from None
 
 
-def load_pretrained(init_from: str, auto_class, family: ModelFamily, trust_remote_code: bool = False, **head):
-    """The pretrained model behind ``init_from`` through a transformers Auto class; ``head``
-    configures a new task head (num_labels, id2label ...), which starts untrained."""
+def read_model_type(source: str) -> str | None:
+    """``model_type`` from the config.json of a folder or Hub id, read as data: no code of the
+    folder runs to learn what it is."""
+    from transformers import PretrainedConfig
+
+    config, _ = PretrainedConfig.get_config_dict(source)
+    return config.get("model_type")
+
+
+def is_toolkit_model_type(model_type: str | None) -> bool:
+    """Whether ``model_type`` is one of the toolkit's own families (rnn_lm, elmo ...), whose
+    classes ``import toolkit`` registers with transformers' Auto classes."""
+    from transformers import CONFIG_MAPPING
+
+    return model_type in CONFIG_MAPPING and CONFIG_MAPPING[model_type].__module__.startswith("toolkit.")
+
+
+def remote_code_trust(source: str, user_trusts: bool) -> bool:
+    """The ``trust_remote_code`` to load ``source`` with, never None (transformers would ask
+    "[y/N]" in a terminal). Only the person running the command grants it (a CLI flag, or
+    model.trust_remote_code in the recipe they run), never the loaded folder or its recipe.yaml.
+    A toolkit family's folder always loads through the installed, registered classes: its
+    ``auto_map`` and copy of the modeling code (which anyone can edit) are never run."""
+    if not user_trusts:
+        return False
+    return not is_toolkit_model_type(read_model_type(source))
+
+
+def needs_trust_error(what: str, source: str, how_to_trust: str) -> ToolkitError:
+    return ToolkitError(
+        f"{what}: '{source}' needs its own Python code to load (auto_map in its config.json), and running "
+        f"a folder's code was not allowed, so none of it ran. Give {how_to_trust} only if you trust where "
+        f"the folder comes from."
+    )
+
+
+def load_model_config(source: str, user_trusts: bool = False, what: str = "model", how_to_trust: str = "--trust-remote-code"):
+    """AutoConfig of ``source``, with the folder's own code only if the user trusts it."""
     from transformers import AutoConfig
 
+    try:
+        return AutoConfig.from_pretrained(source, trust_remote_code=remote_code_trust(source, user_trusts))
+    except (OSError, ValueError) as exc:
+        if "trust_remote_code" in str(exc):
+            raise needs_trust_error(what, source, how_to_trust) from None
+        raise ToolkitError(f"{what}: cannot read the config of '{source}': {str(exc).splitlines()[0]}") from None
+
+
+def checked_init_from(init_from: str, family: ModelFamily) -> str:
+    """``init_from`` resolved (``resolve_source``), once its model type, read from config.json as
+    data, is one ``family`` loads: a folder of another type is refused before any of its code
+    (model or tokenizer) could run."""
     source = resolve_source(init_from)
     if Path(source).is_dir():
         model_folder(source)
     try:
-        # The config first: a folder of another model type gets a clear error before any weights load.
-        model_type = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code).model_type
-        if family.model_types and model_type not in family.model_types:
-            raise ToolkitError(
-                f"model.init_from: '{init_from}' is a {model_type} model, but model.family is {family.name} "
-                f"(which loads {', '.join(family.model_types)}). Set model.family to match the pretrained model."
-            )
-        return auto_class.from_pretrained(source, trust_remote_code=trust_remote_code, **head)
+        model_type = read_model_type(source)
     except (OSError, ValueError) as exc:
-        from huggingface_hub.constants import HF_HUB_OFFLINE
+        raise _load_error(init_from, source, exc, "model.trust_remote_code=true") from None
+    if family.model_types and model_type not in family.model_types:
+        raise ToolkitError(
+            f"model.init_from: '{init_from}' is a {model_type} model, but model.family is {family.name} "
+            f"(which loads {', '.join(family.model_types)}). Set model.family to match the pretrained model."
+        )
+    return source
 
-        if not Path(source).is_dir() and (HF_HUB_OFFLINE or "offline" in str(exc).lower() or "connect" in str(exc).lower()):
-            raise ToolkitError(
-                f"model.init_from: cannot load '{init_from}': it is not a local folder and the Hugging Face "
-                f"Hub cannot be reached (offline, or HF_HUB_OFFLINE=1), nor is it in the local cache. "
-                f"Download it where there is network access, or point init_from at a local folder."
-            ) from None
-        if "trust_remote_code" in str(exc):
-            raise ToolkitError(
-                f"model.init_from: '{init_from}' needs its own model code; set model.trust_remote_code=true "
-                f"only if you trust its source."
-            ) from None
-        raise ToolkitError(f"model.init_from: cannot load '{init_from}': {str(exc).splitlines()[0]}") from None
+
+def load_pretrained(init_from: str, auto_class, family: ModelFamily, trust_remote_code: bool = False,
+                    how_to_trust: str = "model.trust_remote_code=true", **head):
+    """The pretrained model behind ``init_from`` through a transformers Auto class; ``head``
+    configures a new task head (num_labels, id2label ...), which starts untrained.
+    ``trust_remote_code`` is the user's own opt-in (see ``remote_code_trust``)."""
+    source = checked_init_from(init_from, family)
+    try:
+        return auto_class.from_pretrained(source, trust_remote_code=remote_code_trust(source, trust_remote_code), **head)
+    except (OSError, ValueError) as exc:
+        raise _load_error(init_from, source, exc, how_to_trust) from None
+
+
+def _load_error(init_from: str, source: str, exc: Exception, how_to_trust: str) -> ToolkitError:
+    if not Path(source).is_dir() and hub_unreachable(exc):
+        return ToolkitError(
+            f"model.init_from: cannot load '{init_from}': it is not a local folder and the Hugging Face "
+            f"Hub cannot be reached (offline, or HF_HUB_OFFLINE=1), nor is it in the local cache. "
+            f"Download it where there is network access, or point init_from at a local folder."
+        )
+    if "trust_remote_code" in str(exc):
+        return needs_trust_error("model.init_from", init_from, how_to_trust)
+    return ToolkitError(f"model.init_from: cannot load '{init_from}': {str(exc).splitlines()[0]}")
 
 
 def freeze(model: torch.nn.Module, entries: list[str], family: ModelFamily) -> list[str]:

@@ -167,18 +167,19 @@ def embedding_from_vectors(vectors, tokenizer, freeze: bool = False, padding_idx
 # ---------------------------------------------------------------------------------------------
 # Export and loading
 
-# The files a run folder holds: gensim's native format (fast to load, keeps the counts), and the
-# word2vec C formats that any word2vec reader (gensim, fastText tools, torchtext ...) loads.
-EXPORTS = {"kv": "vectors.kv", "text": "vectors.txt", "binary": "vectors.bin"}
+# The files a run folder holds: the word2vec C formats, which any word2vec reader (gensim,
+# fastText tools, torchtext ...) loads and which hold only numbers and words. No gensim native
+# ``.kv``: that is a pickle, and unpickling a downloaded one runs whatever code it carries.
+EXPORTS = {"binary": "vectors.bin", "text": "vectors.txt"}
 CONFIG_FILE = "word2vec_config.json"
+PICKLED_SUFFIXES = (".kv", ".model", ".pkl", ".pickle")  # gensim's save() / pickle files
 
 
 def export_vectors(vectors, run_dir, config: Word2VecConfig, recipe=None) -> dict[str, str]:
     """Write the vectors in every format plus a small JSON of how they were made; returns the files."""
     run_dir = Path(run_dir)
-    vectors.save(str(run_dir / EXPORTS["kv"]))
-    vectors.save_word2vec_format(str(run_dir / EXPORTS["text"]), binary=False)
     vectors.save_word2vec_format(str(run_dir / EXPORTS["binary"]), binary=True)
+    vectors.save_word2vec_format(str(run_dir / EXPORTS["text"]), binary=False)
     about = {"library": "gensim", "model_type": "word2vec", "vocab_size": len(vectors),
              **config.to_dict(), "files": EXPORTS}
     if recipe is not None:
@@ -187,37 +188,57 @@ def export_vectors(vectors, run_dir, config: Word2VecConfig, recipe=None) -> dic
     return dict(EXPORTS)
 
 
-def load_vectors(path):
-    """KeyedVectors from a word2vec run folder, a ``.kv`` file, or a word2vec ``.bin`` / text file."""
+def vectors_file(path: Path) -> Path:
+    """The file to read in a word2vec run folder: the binary, else the text format (a folder
+    holding only an older run's pickled vectors.kv is refused, see ``load_vectors``)."""
+    for name in (EXPORTS["binary"], EXPORTS["text"]):
+        if (path / name).is_file():
+            return path / name
+    raise ToolkitError(f"{path} holds no {EXPORTS['binary']} or {EXPORTS['text']}: it is not a word2vec run folder "
+                       f"(or the run did not finish).")
+
+
+def load_vectors(path, allow_pickle: bool = False):
+    """KeyedVectors from a word2vec run folder (its vectors.bin) or a word2vec ``.bin`` / text
+    file; a gensim ``.kv`` (a pickle, which can run code when loaded) only with ``allow_pickle``,
+    for files you made yourself."""
     from gensim.models import KeyedVectors
 
     path = Path(path)
     if path.is_dir():
-        if not (path / EXPORTS["kv"]).is_file():
-            raise ToolkitError(f"{path} holds no {EXPORTS['kv']}: it is not a word2vec run folder (or the run did not finish).")
-        path = path / EXPORTS["kv"]
+        path = vectors_file(path)
     if not path.is_file():
         raise ToolkitError(f"No such run folder or vectors file: {path}.")
+    pickled = path.suffix in PICKLED_SUFFIXES
+    if pickled and not allow_pickle:
+        raise ToolkitError(
+            f"{path} is a gensim pickle ({path.suffix}), and loading a pickle runs any code it carries, so it was "
+            f"not opened. Give the word2vec .bin or text file instead (gensim: save_word2vec_format), or pass "
+            f"--allow-pickle (allow_pickle=True) only for a file you made yourself."
+        )
     try:
-        if path.suffix == ".kv":
+        if pickled:
             return KeyedVectors.load(str(path))
         return KeyedVectors.load_word2vec_format(str(path), binary=path.suffix == ".bin")
     except (ValueError, OSError, UnicodeDecodeError, EOFError) as exc:
         raise ToolkitError(f"Could not read word vectors from {path} ({type(exc).__name__}: {exc}); give a run "
-                           f"folder, a gensim .kv file, or a word2vec text / .bin file.") from None
+                           f"folder, or a word2vec .bin / text file.") from None
 
 
 def init_embeddings_from(model, source, tokenizer) -> dict[str, Any]:
     """Overwrite ``model``'s input token embeddings (and so a tied softmax) with word vectors.
 
-    ``source`` is anything ``load_vectors`` reads (a word2vec run folder, .kv, .bin, text). The
+    ``source`` is anything ``load_vectors`` reads without a pickle (a word2vec run folder, .bin, text). The
     vectors must be as wide as the embeddings. Tokens the vectors lack keep rows drawn at the
     vectors' scale (see ``embedding_matrix``). Returns what was loaded, for metrics.json: the
     share of the tokenizer's real tokens (not special or ``[unusedN]`` padding) that were found.
     """
     import torch
 
-    vectors = load_vectors(source)
+    try:  # no pickle here: a recipe (perhaps someone else's) names the file, so it is never a local opt-in
+        vectors = load_vectors(source)
+    except ToolkitError as error:
+        raise ToolkitError(f"model.embeddings_from: {error}") from None
     layer = model.get_input_embeddings()
     if vectors.vector_size != layer.embedding_dim:
         raise ToolkitError(

@@ -112,7 +112,6 @@ Chinese {metrics.get('level', 'word')} vectors trained with the `toolkit` packag
 
 | file | format | load with |
 |---|---|---|
-| `vectors.kv` | gensim KeyedVectors (native) | `KeyedVectors.load("vectors.kv")` |
 | `vectors.bin` | word2vec binary | `KeyedVectors.load_word2vec_format("vectors.bin", binary=True)` |
 | `vectors.txt` | word2vec text | `KeyedVectors.load_word2vec_format("vectors.txt")` |
 | `word2vec_config.json` | training settings | - |

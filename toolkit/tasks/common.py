@@ -11,7 +11,9 @@ import torch
 
 from ..data import load_card
 from ..models import ModelFamily
-from ..models.pretrained import add_lora, freeze, load_pretrained, parameter_counts, resolve_source
+from ..models.pretrained import (
+    add_lora, checked_init_from, freeze, load_pretrained, parameter_counts, remote_code_trust,
+)
 from ..recipe import Recipe
 from ..reporting.metrics import plot_loss_curve, read_metrics, write_metrics
 from ..reporting.model_card import render_model_card, write_model_card
@@ -31,7 +33,9 @@ def run_tokenizer(recipe: Recipe, family: ModelFamily, train_texts, run_dir: Pat
     if (Path(run_dir) / "tokenizer.json").is_file():
         return load_tokenizer(run_dir)
     if recipe.model.init_from:
-        tokenizer = load_tokenizer(resolve_source(recipe.model.init_from), family.special_tokens)
+        source = checked_init_from(recipe.model.init_from, family)
+        trust = remote_code_trust(source, recipe.model.trust_remote_code)  # the user's recipe decides, for init_from only
+        tokenizer = load_tokenizer(source, family.special_tokens, trust_remote_code=trust)
     elif recipe.tokenizer.from_:
         tokenizer = load_tokenizer(recipe.tokenizer.from_, family.special_tokens)
     else:

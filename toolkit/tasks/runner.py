@@ -127,7 +127,7 @@ def evaluate_saved(
     appended to its metrics.json and model card."""
     from ..data import load_corpus
     from ..models import FAMILIES
-    from ..models.pretrained import load_pretrained, resolve_source
+    from ..models.pretrained import load_pretrained, remote_code_trust, resolve_source
     from ..reporting.metrics import read_metrics, write_metrics
     from ..rundir import is_run_dir
     from ..tokenization import load_tokenizer
@@ -138,8 +138,10 @@ def evaluate_saved(
     family = FAMILIES[recipe.model.family]
     # A run folder's metrics.json gets the result appended: a damaged one stops us before the work.
     metrics = read_metrics(run_dir) if is_run_dir(run_dir) else {}
-    model = family.prepare(load_pretrained(str(run_dir), auto_class, family, recipe.model.trust_remote_code))
-    tokenizer = load_tokenizer(resolve_source(str(run_dir)))
+    # recipe.model.trust_remote_code is the user's --trust-remote-code (api.evaluate), never the folder's recipe.yaml.
+    trust = recipe.model.trust_remote_code
+    model = family.prepare(load_pretrained(str(run_dir), auto_class, family, trust, how_to_trust="--trust-remote-code"))
+    tokenizer = load_tokenizer(resolve_source(str(run_dir)), trust_remote_code=remote_code_trust(str(run_dir), trust))
     corpus = load_corpus(card, max_rows=recipe.data.max_rows)
     if split not in corpus:
         raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")

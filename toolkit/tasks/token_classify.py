@@ -133,7 +133,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
                  max_batches: int | None = None) -> dict[str, float]:
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(str(run_dir))
+    config = AutoConfig.from_pretrained(str(run_dir), trust_remote_code=False)  # the run's own folder
     labels = [config.id2label[i] for i in range(len(config.id2label))]
     scheme = recipe.data.tags
     return evaluate_saved(

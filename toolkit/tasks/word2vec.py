@@ -52,8 +52,7 @@ CORPUS_FILE_VERSION = "1"  # bump when the LineSentence layout changes
 USAGE = """
 from gensim.models import KeyedVectors
 
-vectors = KeyedVectors.load("{path}/vectors.kv")            # or, without the toolkit's files:
-# vectors = KeyedVectors.load_word2vec_format("{path}/vectors.bin", binary=True)
+vectors = KeyedVectors.load_word2vec_format("{path}/vectors.bin", binary=True)
 print(vectors.most_similar("{word}", topn=5))
 """
 USAGE_HUB = """
