@@ -16,9 +16,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import assert_clear_error
+from bad_inputs.conftest import assert_clear_error
 
-import toolkit
 
 PAYLOAD = '''
 import pathlib
