@@ -146,7 +146,7 @@ def load_model_config(source: str, user_trusts: bool = False, what: str = "model
     except (OSError, ValueError) as exc:
         if "trust_remote_code" in str(exc):
             raise needs_trust_error(what, source, how_to_trust) from None
-        raise ToolkitError(f"{what}: cannot read the config of '{source}': {str(exc).splitlines()[0]}") from None
+        raise loading_error(source, "the config of", exc) from None
 
 
 def checked_init_from(init_from: str, family: ModelFamily) -> str:
