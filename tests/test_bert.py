@@ -13,7 +13,7 @@ from toolkit.cli import main
 from toolkit.data import load_corpus
 from toolkit.data.char_tags import char_cws, char_pos
 from toolkit.data.masking import IGNORE, MaskingCollator
-from toolkit.data.nsp import build_nsp_pairs
+from toolkit.data.nsp import _sentence_rows, build_nsp_pairs
 from toolkit.models.bert import SPECIAL_TOKENS
 from toolkit.recipe import TokenizerSection
 from toolkit.tokenization import train_tokenizer
@@ -62,6 +62,25 @@ def test_whole_word_masking_on_a_known_sentence(tokenizer):
     chosen = whole.choose(word_ids, torch.Generator().manual_seed(0)).nonzero().flatten().tolist()
     spans = {WORDS[int(word_ids[p])] for p in chosen}
     assert spans and all(0 < p <= 16 for p in chosen)
+
+
+def test_whole_words_after_whitespace_stay_aligned(tokenizer):
+    """jieba's words skip the spaces; each word must still cover its own characters of the text."""
+    import jieba
+
+    sentence = "第一回 宴桃园豪杰三结义 斩黄巾英雄首立功"
+    rows = _sentence_rows({"document": [0], "text": [sentence]}, tokenizer, whole_word=True)
+    (ids,), (word_ids,) = rows["input_ids"], rows["word_ids"]
+    chars = tokenizer.convert_ids_to_tokens(ids)
+    assert len(chars) == len(sentence)  # the char tokenizer keeps the spaces as tokens
+    units: dict[int, str] = {}
+    for position, word in enumerate(word_ids):
+        units[word] = units.get(word, "") + sentence[position]
+    assert word_ids == sorted(word_ids), "a unit's characters are contiguous"
+    words = [unit for unit in units.values() if unit.strip()]
+    assert words == [word for part in sentence.split(" ") for word in jieba.lcut(part)]
+    assert words[1:4] == ["宴", "桃园", "豪杰"]
+    assert [unit for unit in units.values() if not unit.strip()] == [" ", " "]  # each space on its own
 
 
 def test_80_10_10_rule(tokenizer):

@@ -12,6 +12,7 @@ import yaml
 import toolkit
 from toolkit.cli import main
 from toolkit.data.ner import char_bio, chunks, entity_f1, entity_spans
+from toolkit.errors import ToolkitError
 from toolkit.models.modeling_elmo import ElmoConfig, ElmoForSequenceClassification, ElmoModel, ScalarMix, reverse_padded
 
 SMALL = ["data.block_size=32", "train.batch_size=8", "train.log_every=1", "train.mixed_precision=no", "eval.max_batches=2"]
@@ -132,6 +133,22 @@ def test_ner_tags_from_pos():
     assert sum(len(c) for c, _ in chunks(chars, tags, 4)) == len(chars)
     wrong = tags[:6] + ["O", "O"] + tags[8:]
     assert entity_f1([tags], [wrong]) == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8})
+
+
+def test_entity_f1_reads_bioes_as_seqeval_does():
+    # Figures checked against seqeval 1.2.2's default mode (get_entities, f1_score).
+    gold, predicted = ["S-PER", "O", "B-LOC", "E-LOC"], ["S-PER", "O", "B-LOC", "I-LOC"]
+    assert entity_f1([gold], [predicted]) == pytest.approx({"precision": 1.0, "recall": 1.0, "f1": 1.0})
+    assert entity_spans(["B-PER", "E-PER", "I-PER"]) == {(0, 2, "PER"), (2, 3, "PER")}  # E- ends its entity
+    assert entity_spans(["S-LOC", "I-LOC", "E-LOC"]) == {(0, 1, "LOC"), (1, 3, "LOC")}  # so does S-
+    assert entity_spans(["O", "E-ORG", "O"]) == {(1, 2, "ORG")}  # a stray E- starts one, like a stray I-
+    assert entity_spans(["B-PER", "I-LOC", "E-LOC"]) == {(0, 1, "PER"), (1, 3, "LOC")}
+    assert entity_spans(["B-PER", "B-PER", "S-PER"]) == {(0, 1, "PER"), (1, 2, "PER"), (2, 3, "PER")}
+    gold = [["B-PER", "E-PER", "O", "S-LOC"], ["B-ORG", "I-ORG", "E-ORG"]]
+    predicted = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "E-ORG", "S-ORG"]]  # 2 of 4 predicted are right
+    assert entity_f1(gold, predicted) == pytest.approx({"precision": 0.5, "recall": 2 / 3, "f1": 4 / 7})
+    with pytest.raises(ToolkitError, match="'M-PER' is not BIO or BIOES"):
+        entity_spans(["B-PER", "M-PER", "E-PER"])
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,11 @@ from toolkit.word2vec_eval import (
     answer_analogies,
     evaluate_analogies,
     evaluate_similarity,
+    headline,
     parse_benchmark,
     read_analogies,
     read_similarity,
+    run_benchmark,
     solve_analogy,
 )
 
@@ -117,6 +119,38 @@ def test_analogy_accuracy_matches_gensim_on_a_file(tmp_path):
     ours = evaluate_analogies(kv, read_analogies(path)).summary()
     gensim_score, _ = kv.evaluate_word_analogies(str(path))
     assert ours["3cosadd"] == pytest.approx(gensim_score) and ours["3cosadd"] > 0
+
+
+def test_analogy_conventions_of_gensim_and_ca8(tmp_path, capsys):
+    # 甲 = e1; 乙 and 丙 at cosine 0.8 to 甲; 丁 = 乙 - 甲 + 丙 (normalised: (1, 1, 1) / sqrt 3); 戊 = -甲.
+    kv = _keyed_vectors(["甲", "乙", "丙", "丁", "戊"],
+                        [[1, 0, 0], [0.8, 0.6, 0], [0.8, 0, 0.6], [0.6, 0.6, 0.6], [-1, 0, 0]])
+    # Worked by hand for 甲 : 乙 :: 丙 : ?, with cosines to (甲, 乙, 丙):
+    #   丁 (1/sqrt3, 1.4/sqrt3, 1.4/sqrt3), 戊 (-1, -0.8, -0.8).
+    # 3CosAdd: 丁 1.8/sqrt3 = 1.04 beats 戊 -0.6, for both conventions.
+    # 3CosMul on s = (cos + 1) / 2: 丁 s = (0.789, 0.904, 0.904) -> 0.817 / (0.789 + eps);
+    #   戊 s = (0, 0.1, 0.1) -> 0.01 / eps. gensim (eps 1e-6): 戊 10,000 beats 丁 1.04, wrong;
+    #   CA8 (eps 0.01): 丁 0.817 / 0.799 = 1.024 beats 戊 1.0, right.
+    questions = [("甲", "乙", "丙", "丁"), ("甲", "乙", "丙", "缺"), ("无", "乙", "丙", "丁")]
+    summary = evaluate_analogies(kv, {"s": questions}).summary()
+    # gensim: only question 1 has all four words known.
+    assert (summary["3cosadd"], summary["3cosmul"], summary["coverage"]) == (1.0, 0.0, pytest.approx(1 / 3))
+    # CA8: questions 1 and 2 have their first three words known; 2's missing answer counts as wrong.
+    assert (summary["ca8_3cosadd"], summary["ca8_3cosmul"], summary["ca8_coverage"]) == (0.5, 0.5, pytest.approx(2 / 3))
+    [gensim_mul], [ca8_mul] = (answer_analogies(kv, [("甲", "乙", "丙")], convention=c)[1][:, 0] for c in ("gensim", "ca8"))
+    assert (kv.index_to_key[gensim_mul], kv.index_to_key[ca8_mul]) == ("戊", "丁")
+
+    path = tmp_path / "tiny.txt"
+    path.write_text(": s\n" + "\n".join(" ".join(q) for q in questions) + "\n", encoding="utf-8")
+    record = run_benchmark(kv, parse_benchmark(f"analogy={path}"))
+    assert headline(record) == pytest.approx({"tiny_3cosadd": 1.0, "tiny_3cosmul": 0.0, "tiny_coverage": 1 / 3,
+                                              "tiny_ca8_3cosadd": 0.5, "tiny_ca8_3cosmul": 0.5, "tiny_ca8_coverage": 2 / 3})
+    kv.save(str(tmp_path / "tiny.kv"))
+    assert main(["word2vec-eval", str(tmp_path / "tiny.kv"), "--analogy", str(path), "--sections"]) == 0
+    out = capsys.readouterr().out
+    gensim_line, ca8_line = out.splitlines()[:2]
+    assert "gensim rule" in gensim_line and "3CosAdd 1.000, 3CosMul 0.000, coverage 33.3% (1 of 3 questions)" in gensim_line
+    assert "CA8 rule" in ca8_line and "3CosAdd 0.500, 3CosMul 0.500, coverage 66.7% (2 of 3 questions)" in ca8_line
 
 
 def test_similarity_spearman_and_coverage(tmp_path):

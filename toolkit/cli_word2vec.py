@@ -52,12 +52,17 @@ def cmd_word2vec_eval(args) -> int:
     for record in records:
         m = record["metrics"]
         if record["kind"] == "analogy":
-            print(f"{record['benchmark']} (analogy): 3CosAdd {_score(m['3cosadd'])}, 3CosMul {_score(m['3cosmul'])}, "
+            print(f"{record['benchmark']} (analogy), gensim rule (a question counts when all four words are known): "
+                  f"3CosAdd {_score(m['3cosadd'])}, 3CosMul {_score(m['3cosmul'])}, "
                   f"coverage {_score(m['coverage'], '.1%')} ({m['covered']:,} of {m['questions']:,} questions)")
+            print(f"    CA8 rule (a question counts when its first three words are known; 3CosMul epsilon 0.01): "
+                  f"3CosAdd {_score(m['ca8_3cosadd'])}, 3CosMul {_score(m['ca8_3cosmul'])}, "
+                  f"coverage {_score(m['ca8_coverage'], '.1%')} ({m['ca8_covered']:,} of {m['questions']:,} questions)")
             if args.sections:
                 for section, s in record["sections"].items():
                     print(f"    {section:28s} 3CosAdd {_score(s['3cosadd'])}  3CosMul {_score(s['3cosmul'])}  "
-                          f"coverage {_score(s['coverage'], '.1%')}")
+                          f"coverage {_score(s['coverage'], '.1%')}  |  CA8 3CosAdd {_score(s['ca8_3cosadd'])}  "
+                          f"3CosMul {_score(s['ca8_3cosmul'])}  coverage {_score(s['ca8_coverage'], '.1%')}")
         else:
             print(f"{record['benchmark']} (similarity): Spearman {_score(m['spearman'])}, "
                   f"coverage {_score(m['coverage'], '.1%')} ({m['covered']} of {m['pairs']} pairs)")

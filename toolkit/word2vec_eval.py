@@ -7,10 +7,19 @@ File formats are the common ones, so published Chinese benchmarks work as they a
 - similarity: one pair per line, ``w1 w2 score`` separated by spaces or tabs (wordsim-240,
   wordsim-297, COS960, PKU-500); a header line whose score is not a number is skipped.
 
-Coverage is reported next to every score: a question counts only when all its words are in the
-vocabulary (the convention of gensim and the CA8 paper), so a small vocabulary cannot look good by
-answering only easy questions unnoticed. The project's own small sets ship in
-``toolkit/resources/word2vec`` and are used by the names ``analogy`` and ``similarity``.
+Coverage is reported next to every score, so a small vocabulary cannot look good by answering
+only easy questions unnoticed. Analogies are scored under two conventions, both reported:
+
+- gensim's (``3cosadd``, ``3cosmul``, ``coverage``): a question counts only when all four of its
+  words are in the vocabulary, as in ``KeyedVectors.evaluate_word_analogies``; 3CosMul's epsilon
+  is gensim's 1e-6;
+- CA8's (``ca8_3cosadd``, ``ca8_3cosmul``, ``ca8_coverage``), as its evaluation script
+  (evaluation/ana_eval_dense.py of Embedding/Chinese-Word-Vectors) computes the published tables:
+  a question counts when its first three words are in the vocabulary, and one whose answer is not
+  is simply wrong; 3CosMul's epsilon is 0.01.
+
+The project's own small sets ship in ``toolkit/resources/word2vec`` and are used by the names
+``analogy`` and ``similarity``.
 """
 
 from __future__ import annotations
@@ -131,80 +140,138 @@ def evaluate_similarity(vectors, pairs: list[tuple[str, str, float]]) -> dict[st
 # --------------------------------------------------------------------------- analogies
 
 
+@dataclass(frozen=True)
+class Convention:
+    """How analogy questions are answered. Both conventions use cosines shifted to [0, 1] as
+    (cos + 1) / 2 for 3CosMul; they differ in 3CosMul's epsilon and in the score the three question
+    words get so they are not answers. (Which questions count is the other difference: see
+    ``_score_section``.)"""
+
+    name: str
+    epsilon: float
+    excluded: float  # the score of the question words: below any other (gensim) or 0 (CA8)
+    add_on_shifted: bool  # 3CosAdd on shifted cosines: the same ranking, but 0 is then a low score
+
+
+GENSIM = Convention("gensim", epsilon=1e-6, excluded=-np.inf, add_on_shifted=False)
+# CA8 sets the question words' scores to 0 rather than removing them; numpy's argmax takes the first
+# of equal best scores, as CA8's nanargmax does.
+CA8 = Convention("ca8", epsilon=0.01, excluded=0.0, add_on_shifted=True)
+CONVENTIONS = {convention.name: convention for convention in (GENSIM, CA8)}
+
+
 @dataclass
 class AnalogyScore:
     questions: int = 0
     covered: int = 0
     correct_add: int = 0
     correct_mul: int = 0
+    ca8_covered: int = 0
+    ca8_correct_add: int = 0
+    ca8_correct_mul: int = 0
     sections: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    def merge(self, other: AnalogyScore) -> None:
+        for name in ("questions", "covered", "correct_add", "correct_mul", "ca8_covered", "ca8_correct_add", "ca8_correct_mul"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def summary(self) -> dict[str, float]:
-        return _rates(self.questions, self.covered, self.correct_add, self.correct_mul)
+        """Accuracies under gensim's rule (nan without a covered question) and CA8's (0.0 then, as
+        CA8's script prints), each with its coverage and counts."""
+        def rate(correct: int, covered: int, empty: float) -> float:
+            return correct / covered if covered else empty
+
+        return {
+            "3cosadd": rate(self.correct_add, self.covered, float("nan")),
+            "3cosmul": rate(self.correct_mul, self.covered, float("nan")),
+            "coverage": rate(self.covered, self.questions, float("nan")),
+            "questions": self.questions,
+            "covered": self.covered,
+            "ca8_3cosadd": rate(self.ca8_correct_add, self.ca8_covered, 0.0),
+            "ca8_3cosmul": rate(self.ca8_correct_mul, self.ca8_covered, 0.0),
+            "ca8_coverage": rate(self.ca8_covered, self.questions, float("nan")),
+            "ca8_covered": self.ca8_covered,
+        }
 
 
-def _rates(questions: int, covered: int, add: int, mul: int) -> dict[str, float]:
-    return {
-        "3cosadd": add / covered if covered else float("nan"),
-        "3cosmul": mul / covered if covered else float("nan"),
-        "coverage": covered / questions if questions else float("nan"),
-        "questions": questions,
-        "covered": covered,
-    }
+def _best(scores: np.ndarray, part: np.ndarray, excluded: float, topn: int) -> np.ndarray:
+    """The ``topn`` best word ids per row of ``scores``, the question words scored ``excluded``."""
+    rows = np.arange(len(part))[:, None]
+    scores[rows, part[:, :3]] = excluded
+    if topn == 1:
+        return scores.argmax(axis=1)[:, None]  # the first of equal best scores, as CA8's argmax
+    top = np.argpartition(-scores, topn - 1, axis=1)[:, :topn] if topn < scores.shape[1] else np.argsort(-scores, axis=1)
+    order = np.argsort(-scores[rows, top], axis=1, kind="stable")
+    return top[rows, order][:, :topn]
 
 
-def answer_analogies(vectors, questions: list[tuple[str, str, str]], topn: int = 1,
-                     restrict_vocab: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Best answers d for ``a : b :: c : d`` by 3CosAdd and 3CosMul (ids into the vocabulary).
-
-    3CosAdd maximises cos(d, b) - cos(d, a) + cos(d, c); 3CosMul (Levy and Goldberg, 2014)
-    maximises cos'(d, b) cos'(d, c) / (cos'(d, a) + 1e-3) with cos' = (cos + 1) / 2 — the same
-    formulas as gensim's ``most_similar`` and ``most_similar_cosmul``, computed for a whole chunk of
-    questions with one matrix product. The question words themselves are never answers. All words
-    must be in the vocabulary. Returns two (questions x topn) arrays of word ids.
-    """
+def _answers(vectors, questions: list[tuple[str, str, str]], topn: int, restrict_vocab: int | None,
+             conventions: tuple[Convention, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(3CosAdd ids, 3CosMul ids) per convention, from one matrix product per chunk of questions."""
     normed = vectors.get_normed_vectors()
     if restrict_vocab:
         normed = normed[:restrict_vocab]
     ids = np.array([[vectors.key_to_index[w] for w in q] for q in questions], dtype=np.int64).reshape(-1, 3)
     chunk = max(1, _SCORE_BUDGET // max(len(normed), 1))
-    best_add, best_mul = [], []
+    found: dict[str, tuple[list, list]] = {convention.name: ([], []) for convention in conventions}
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
         # cos(every word, a), cos(every word, b), cos(every word, c): (3, chunk, vocab)
         cos = np.stack([normed[part[:, k]] @ normed.T for k in range(3)])
-        add = cos[1] - cos[0] + cos[2]
         shifted = (cos + 1.0) / 2.0
-        mul = shifted[1] * shifted[2] / (shifted[0] + 1e-3)
-        rows = np.arange(len(part))[:, None]
-        for scores, out in ((add, best_add), (mul, best_mul)):
-            scores[rows, part[:, :3]] = -np.inf
-            top = np.argpartition(-scores, topn - 1, axis=1)[:, :topn] if topn < scores.shape[1] else np.argsort(-scores, axis=1)
-            order = np.argsort(-scores[rows, top], axis=1)
-            out.append(top[rows, order][:, :topn])
+        for convention in conventions:
+            add = shifted[1] - shifted[0] + shifted[2] if convention.add_on_shifted else cos[1] - cos[0] + cos[2]
+            mul = shifted[1] * shifted[2] / (shifted[0] + convention.epsilon)
+            best_add, best_mul = found[convention.name]
+            best_add.append(_best(add, part, convention.excluded, topn))
+            best_mul.append(_best(mul, part, convention.excluded, topn))
     empty = np.zeros((0, topn), dtype=np.int64)
-    return (np.concatenate(best_add) if best_add else empty, np.concatenate(best_mul) if best_mul else empty)
+    return {name: (np.concatenate(add) if add else empty, np.concatenate(mul) if mul else empty)
+            for name, (add, mul) in found.items()}
+
+
+def answer_analogies(vectors, questions: list[tuple[str, str, str]], topn: int = 1,
+                     restrict_vocab: int | None = None, convention: str = "gensim") -> tuple[np.ndarray, np.ndarray]:
+    """Best answers d for ``a : b :: c : d`` by 3CosAdd and 3CosMul (ids into the vocabulary).
+
+    3CosAdd maximises cos(d, b) - cos(d, a) + cos(d, c); 3CosMul (Levy and Goldberg, 2014)
+    maximises cos'(d, b) cos'(d, c) / (cos'(d, a) + epsilon) with cos' = (cos + 1) / 2. With the
+    ``gensim`` convention these are gensim's ``most_similar`` and ``most_similar_cosmul``
+    (epsilon 1e-6); with ``ca8`` they are CA8's evaluation script (epsilon 0.01), computed for a
+    whole chunk of questions with one matrix product. The question words themselves are never
+    answers. All words must be in the vocabulary. Returns two (questions x topn) arrays of word ids.
+    """
+    return _answers(vectors, questions, topn, restrict_vocab, (CONVENTIONS[convention],))[convention]
+
+
+def _score_section(vectors, questions: list[tuple[str, str, str, str]], limit: int) -> AnalogyScore:
+    known = vectors.key_to_index
+
+    def has(word: str) -> bool:
+        return word in known and known[word] < limit
+
+    asked = [q for q in questions if all(has(w) for w in q[:3])]  # CA8's rule
+    complete = np.array([has(q[3]) for q in asked], dtype=bool)  # gensim's rule: the answer too
+    score = AnalogyScore(questions=len(questions), covered=int(complete.sum()), ca8_covered=len(asked))
+    if asked:
+        answers = _answers(vectors, [q[:3] for q in asked], 1, limit, (GENSIM, CA8))
+        expected = np.array([known[q[3]] if has(q[3]) else -1 for q in asked])
+        gensim_add, gensim_mul = (best[:, 0] == expected for best in answers["gensim"])
+        ca8_add, ca8_mul = (best[:, 0] == expected for best in answers["ca8"])
+        score.correct_add, score.correct_mul = int(gensim_add[complete].sum()), int(gensim_mul[complete].sum())
+        score.ca8_correct_add, score.ca8_correct_mul = int(ca8_add.sum()), int(ca8_mul.sum())
+    return score
 
 
 def evaluate_analogies(vectors, sections: dict[str, list[tuple[str, str, str, str]]],
                        restrict_vocab: int | None = None) -> AnalogyScore:
-    """Accuracy of 3CosAdd and 3CosMul over the covered questions, overall and per section."""
-    known = vectors.key_to_index
-    limit = restrict_vocab or len(known)
+    """Accuracy of 3CosAdd and 3CosMul under gensim's and CA8's conventions, overall and per section."""
+    limit = restrict_vocab or len(vectors.key_to_index)
     score = AnalogyScore()
     for section, questions in sections.items():
-        covered = [q for q in questions if all(w in known and known[w] < limit for w in q)]
-        add = mul = 0
-        if covered:
-            best_add, best_mul = answer_analogies(vectors, [q[:3] for q in covered], restrict_vocab=limit)
-            expected = np.array([known[q[3]] for q in covered])
-            add = int((best_add[:, 0] == expected).sum())
-            mul = int((best_mul[:, 0] == expected).sum())
-        score.questions += len(questions)
-        score.covered += len(covered)
-        score.correct_add += add
-        score.correct_mul += mul
-        score.sections[section] = _rates(len(questions), len(covered), add, mul)
+        section_score = _score_section(vectors, questions, limit)
+        score.merge(section_score)
+        score.sections[section] = section_score.summary()
     return score
 
 
@@ -225,7 +292,8 @@ def headline(record: dict) -> dict[str, float]:
     """The numbers of a benchmark record worth one line: accuracy or correlation, and coverage."""
     metrics = record["metrics"]
     kind = record["kind"]
-    keys = ("3cosadd", "3cosmul", "coverage") if kind == "analogy" else ("spearman", "coverage")
+    keys = (("3cosadd", "3cosmul", "coverage", "ca8_3cosadd", "ca8_3cosmul", "ca8_coverage") if kind == "analogy"
+            else ("spearman", "coverage"))
     # The bundled sets read as analogy_* / similarity_*; a user's file by its name.
     prefix = kind if record["benchmark"] == f"toolkit-zh-{kind}" else record["benchmark"]
     return {f"{prefix}_{key}": metrics[key] for key in keys}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..errors import ToolkitError
+
 ENTITY_OF_POS = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
 NER_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
 
@@ -35,22 +37,39 @@ def chunks(chars: list[str], tags: list[str], max_chars: int) -> Iterator[tuple[
     while start < len(chars):
         end = min(start + max_chars, len(chars))
         cut = end
-        while end < len(chars) and cut > start + 1 and tags[cut].startswith("I-"):
+        while end < len(chars) and cut > start + 1 and tags[cut].startswith(("I-", "E-")):
             cut -= 1  # move the cut back to an entity boundary
         yield chars[start:cut], tags[start:cut]
         start = cut
 
 
+ENTITY_PREFIXES = ("B", "I", "E", "S")  # BIO (IOB2) and BIOES; O is outside any entity
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    """(prefix, entity type) of a tag such as B-PER, E-LOC or O; a bare prefix has no type."""
+    prefix, dash, kind = tag.partition("-")
+    if tag == "O" or (prefix in ENTITY_PREFIXES and (dash or not kind)):
+        return prefix, kind
+    raise ToolkitError(f"Entity tag {tag!r} is not BIO or BIOES: tags are O or B-, I-, E-, S- followed by the "
+                       f"entity type (such as B-PER, E-LOC).")
+
+
 def entity_spans(tags: list[str]) -> set[tuple[int, int, str]]:
-    """(start, end, type) of each entity in a BIO sequence; a stray I- starts an entity."""
-    spans, start, kind = set(), None, None
+    """(start, end, type) of each entity in a BIO or BIOES sequence, with seqeval's default
+    (lenient) reading: I- or E- continue an entity only right after a B- or I- of the same type;
+    otherwise any non-O tag starts a new one (a stray I- or E- included). E- and S- end their
+    entity, S- is an entity of one character, and a change of type ends an entity."""
+    spans, start, previous = set(), None, ("O", "")
     for index, tag in enumerate([*tags, "O"]):
-        inside = tag.startswith("I-") and kind == tag[2:]
-        if start is not None and not inside:
-            spans.add((start, index, kind))
-            start, kind = None, None
-        if tag.startswith("B-") or (tag.startswith("I-") and not inside):
-            start, kind = index, tag[2:]
+        prefix, kind = _split_tag(tag)
+        continues = prefix in ("I", "E") and previous[0] in ("B", "I") and kind == previous[1]
+        if start is not None and not continues:
+            spans.add((start, index, previous[1]))
+            start = None
+        if prefix != "O" and not continues:
+            start = index
+        previous = (prefix, kind)
     return spans
 
 

@@ -28,6 +28,28 @@ def _tokenizer_hash(tokenizer) -> str:
     return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
 
 
+def _character_units(text: str, words: list[str]) -> list[int]:
+    """The masking unit of each character of ``text``: the index of the word covering it, found in
+    order in the text. Word lists leave out whitespace (jieba's spaces are dropped by ``segment``)
+    while the tokenizer's offsets index the text with it, so each whitespace character between
+    words is a unit of its own. Units are numbered in text order."""
+    owner: list[int] = []
+    for word in filter(None, words):
+        while not text.startswith(word, len(owner)) and len(owner) < len(text) and text[len(owner)].isspace():
+            owner.append(_next_unit(owner))
+        if not text.startswith(word, len(owner)):
+            raise DataError(f"The words of a sentence do not spell its text: expected {word!r} at character "
+                            f"{len(owner)} of {text!r}. A segmented corpus's words must join to its text.")
+        owner.extend([_next_unit(owner)] * len(word))
+    while len(owner) < len(text):
+        owner.append(_next_unit(owner))
+    return owner
+
+
+def _next_unit(owner: list[int]) -> int:
+    return owner[-1] + 1 if owner else 0
+
+
 def _sentence_rows(batch: dict[str, list], tokenizer, whole_word: bool) -> dict[str, list]:
     """One row per sentence: its document, token ids and the word each token belongs to."""
     out = {"document": [], "input_ids": [], "word_ids": []}
@@ -41,8 +63,8 @@ def _sentence_rows(batch: dict[str, list], tokenizer, whole_word: bool) -> dict[
             if not encoded["input_ids"]:
                 continue
             if sentence.get("words"):
-                owner = [index for index, word in enumerate(sentence["words"]) for _ in word]
-                word_ids = [owner[min(start, len(owner) - 1)] for start, _ in encoded["offset_mapping"]]
+                owner = _character_units(sentence["text"], sentence["words"])
+                word_ids = [owner[start] for start, _ in encoded["offset_mapping"]]
             else:  # no word boundaries: every token is its own word (plain token masking)
                 word_ids = list(range(len(encoded["input_ids"])))
             out["document"].append(document)

@@ -33,7 +33,7 @@ def _results(evaluations: list[dict[str, Any]], data_card: DataCard) -> list[Eva
     results = []
     for record in evaluations:
         for name, value in record["metrics"].items():
-            if name in ("questions", "covered", "pairs") or not math.isfinite(value):
+            if name in ("questions", "covered", "ca8_covered", "pairs") or not math.isfinite(value):
                 continue
             is_corpus = record["kind"] == "coverage"
             results.append(EvalResult(

@@ -1,16 +1,17 @@
-"""Entity-level precision, recall and F1 for BIO tag sequences (an offline `evaluate` module):
-an entity counts only when its span and type match exactly, as in conlleval."""
+"""Entity-level precision, recall and F1 for BIO or BIOES tag sequences (an offline `evaluate`
+module): an entity counts only when its span and type match exactly, as in conlleval; spans are
+read as seqeval's default mode reads them (toolkit.data.ner.entity_spans)."""
 
 import datasets
 import evaluate
 
 from toolkit.data.ner import entity_f1
 
-_DESCRIPTION = "Micro precision/recall/F1 over exact (start, end, type) entity spans of BIO sequences."
+_DESCRIPTION = "Micro precision/recall/F1 over exact (start, end, type) entity spans of BIO or BIOES sequences."
 _INPUTS = """
 Args:
-    predictions: predicted BIO tag sequences (lists of strings such as B-PER, I-PER, O).
-    references: gold BIO tag sequences.
+    predictions: predicted tag sequences (lists of strings such as B-PER, I-PER, E-PER, S-LOC, O).
+    references: gold tag sequences, in the same scheme.
 Returns:
     precision, recall, f1.
 """
