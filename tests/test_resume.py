@@ -120,3 +120,18 @@ def test_signal_stops_at_a_step_boundary_and_resume_is_exact(tmp_path, straight_
 
     resumed = toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={stopped_dir}"], resume=True)
     assert_same_run(straight, resumed)
+
+
+def test_a_signal_ignored_at_start_stays_ignored():
+    """A run started with SIGINT ignored (nohup, `cmd &` in a script) keeps ignoring it while it
+    trains, as Python does; SIGTERM still stops at a step boundary."""
+    from toolkit.training.loop import _StopRequests
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _StopRequests() as stops:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) == stops._handle
+        assert signal.getsignal(signal.SIGTERM) is not stops._handle
+    finally:
+        signal.signal(signal.SIGINT, before)

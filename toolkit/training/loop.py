@@ -60,10 +60,15 @@ class _StopRequests:
               f"(Ctrl-C again to abort at once, without it).", file=sys.stderr, flush=True)
 
     def __enter__(self) -> _StopRequests:
-        try:
-            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-        except ValueError:  # not the main thread: signals stay with whoever handles them
-            self._previous = {}
+        self._previous = {}
+        for signum in self.SIGNALS:
+            try:
+                # A signal the process was started ignoring (`nohup`, a job started with `&` in a
+                # script) stays ignored, as Python itself leaves it.
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread: signals stay with whoever handles them
+                break
         return self
 
     def __exit__(self, *exc) -> None:
