@@ -7,7 +7,8 @@ import yaml
 
 from toolkit.errors import RecipeError
 from toolkit.paths import bundled_dir
-from toolkit.recipe import load_recipe, recipe_from_dict
+from toolkit.recipe import recipe_from_dict
+from toolkit.registry import load_recipe
 
 RECIPES = sorted(bundled_dir("recipes").rglob("*.yaml"))
 
@@ -53,12 +54,10 @@ def test_bert_task_for_gpt2_is_refused():
 
 
 def test_task_family_mismatch_is_refused(monkeypatch):
-    from toolkit.tasks import TASKS
-    from toolkit.tasks.base import Task
+    from toolkit import registry
 
     # A task gpt2 does not do (registered for this test only, as a BERT task would be).
-    fake = Task("masked_lm", "", "text", "fill-mask", run=None, evaluate=None)
-    monkeypatch.setitem(TASKS, "masked_lm", fake)
+    monkeypatch.setitem(registry.TASKS, "masked_lm", registry.TaskEntry("toolkit.tasks.masked_lm:TASK"))
     message = _error(["task=masked_lm"])
     assert "gpt2" in message and "cannot do task 'masked_lm'" in message
 

@@ -79,7 +79,7 @@ def test_overwrite_refuses_a_run_folder_with_a_file_of_the_user(cli, gpt2_run, t
 
 @pytest.mark.parametrize("marker", [True, False], ids=["marked", "made-before-the-marker"])
 def test_overwrite_replaces_a_run_folder_of_the_toolkit(gpt2_run, tmp_path, monkeypatch, marker):
-    from toolkit.recipe import load_recipe
+    from toolkit.registry import load_recipe
     from toolkit.rundir import RUN_MARKER, prepare_run_dir
 
     run_dir = copy_run(gpt2_run, tmp_path)
@@ -149,7 +149,7 @@ def test_second_run_into_a_locked_folder_is_refused(cli, gpt2_run, tmp_path):
 def test_a_stale_lock_is_taken_over(gpt2_run, tmp_path, holder):
     """The lock of a process that has ended, or one with our own PID (a killed run whose PID a
     container gave us again), is taken over."""
-    from toolkit.recipe import load_recipe
+    from toolkit.registry import load_recipe
     from toolkit.rundir import LOCK_FILE, claim_run_dir
 
     run_dir = copy_run(gpt2_run, tmp_path)
