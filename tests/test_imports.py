@@ -139,3 +139,28 @@ def _imported_by(statement: str) -> set[str]:
 def test_light_entry_points_import_no_heavy_library(statement):
     heavy = _imported_by(statement) & set(HEAVY)
     assert not heavy, f"`{statement}` imports {', '.join(sorted(heavy))}"
+
+
+# --------------------------------------------------------------------------- the toolkit's model types and transformers
+
+
+def _run_python(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE_DIR.parent)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+TOOLKIT_TYPES = "from transformers import CONFIG_MAPPING; print('toolkit_rnn_lm' in CONFIG_MAPPING, 'toolkit_elmo' in CONFIG_MAPPING)"
+
+
+@pytest.mark.parametrize("order", ["toolkit first", "transformers first"])
+def test_import_toolkit_registers_its_model_types_with_transformers(order):
+    # The README: after `import toolkit`, pipeline(model=RUN_DIR) loads an rnn_lm or elmo folder.
+    steps = ["import toolkit", "from transformers import pipeline"]
+    code = "; ".join(steps if order == "toolkit first" else steps[::-1]) + "; " + TOOLKIT_TYPES
+    assert _run_python(code) == "True True"
+
+
+def test_every_model_folder_loader_registers_the_types():
+    # Tasks, `toolkit eval`, generate, predict, fill-mask and embed load folders through this module.
+    assert _run_python("import toolkit.models.pretrained; " + TOOLKIT_TYPES) == "True True"

@@ -350,3 +350,37 @@ def test_ctrl_c_while_parsing_is_no_traceback(cli, monkeypatch):
     monkeypatch.setattr(toolkit.cli, "build_parser", interrupted)
     result = cli("recipes")
     assert result.code == 130 and "interrupted" in result.err and "Traceback" not in result.err
+
+
+class _InterruptImport:
+    """A meta-path finder that raises KeyboardInterrupt when ``module`` is imported (Ctrl-C during a slow import)."""
+
+    def __init__(self, module: str):
+        self.module = module
+
+    def find_spec(self, name, path=None, target=None):
+        if name == self.module:
+            raise KeyboardInterrupt
+        return None
+
+
+@pytest.mark.parametrize("module, argv", [
+    ("toolkit.registry", ["validate", "gpt2/tiny_pretrain"]),  # imported by the command, inside main
+    ("toolkit.data.corpus", ["data", "show", "sanguo_yanyi"]),
+])
+def test_ctrl_c_while_a_command_imports_is_no_traceback(cli, monkeypatch, module, argv):
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_InterruptImport(module), *sys.meta_path])
+    result = cli(*argv)
+    assert result.code == 130 and "interrupted" in result.err and "Traceback" not in result.err
+
+
+def test_ctrl_c_while_python_m_toolkit_imports_the_cli_is_no_traceback(monkeypatch, capsys):
+    import runpy
+
+    for name in [m for m in sys.modules if m == "toolkit.cli" or m.startswith("toolkit.cli.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_InterruptImport("toolkit.cli"), *sys.meta_path])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_module("toolkit", run_name="__main__")
+    assert stopped.value.code == 130 and "interrupted" in capsys.readouterr().err
