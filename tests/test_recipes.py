@@ -154,3 +154,10 @@ def test_recipe_schema_alone_needs_no_family():
 ])
 def test_task_and_family_parts_are_checked_by_the_registry(overrides, expected):
     assert expected in _error(overrides)
+
+
+def test_a_task_section_left_out_gets_its_defaults():
+    from toolkit.recipe import MlmSection
+
+    assert load_recipe("bert/tiny_pretrain", ["mlm=null"]).mlm == MlmSection()
+    assert load_recipe("gpt2/tiny_pretrain").mlm is None

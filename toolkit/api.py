@@ -138,8 +138,8 @@ def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
     """Re-evaluate a run folder on a card's split (default: its own card), appending the result
     to its metrics and model card; any other model folder or Hub id needs ``card``.
     ``trust_remote_code`` lets the folder's own model code run (only for folders you trust)."""
-    from .models.pretrained import model_folder
     from . import registry
+    from .models.pretrained import model_folder
     from .rundir import is_run_dir
 
     if max_batches is not None and max_batches < 1:

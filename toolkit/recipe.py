@@ -195,8 +195,6 @@ class Recipe(_Section):
             self.tokenizer = self.tokenizer or TokenizerSection()
             if self.peft is not None:
                 raise ValueError("peft (LoRA) adapts a pretrained model: set model.init_from")
-        if self.task == "bert_pretrain":  # its masking settings, with their defaults
-            self.mlm = self.mlm or MlmSection()
         if self.hub.push and not self.hub.repo_id:
             raise ValueError("hub.push is true but hub.repo_id is not set (e.g. user/my-model)")
         return self

@@ -11,7 +11,7 @@ A new family or task is one line here (and its module).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +33,15 @@ class TaskEntry:
     """Where a task lives, and the recipe parts that are the task's own (checked without importing it)."""
 
     target: str  # "module:attribute" of its Task
-    sections: tuple[str, ...] = ()  # top-level recipe sections only this task may have
+    # Top-level recipe sections only this task may have -> "module:Class" of the section (its
+    # defaults fill the section when a recipe leaves it out).
+    sections: dict[str, str] = field(default_factory=dict)
     needs: tuple[tuple[str, str], ...] = ()  # (dotted recipe key that must be set, what to say when it is not)
 
 
 TASKS: dict[str, TaskEntry] = {
     "causal_lm": TaskEntry("toolkit.tasks.causal_lm:TASK"),
-    "bert_pretrain": TaskEntry("toolkit.tasks.bert_pretrain:TASK", sections=("mlm",)),
+    "bert_pretrain": TaskEntry("toolkit.tasks.bert_pretrain:TASK", sections={"mlm": "toolkit.recipe:MlmSection"}),
     "sequence_classification": TaskEntry("toolkit.tasks.classify:TASK"),
     "token_classification": TaskEntry("toolkit.tasks.token_classify:TASK",
                                       needs=(("data.tags", "task token_classification needs data.tags: ner, pos or cws"),)),
@@ -72,7 +74,8 @@ def all_families() -> list:
 
 def check_recipe(recipe: Recipe, source: str = "<recipe>") -> Recipe:
     """Raise RecipeError (one paragraph, as for schema errors) when the recipe's task or family is
-    unknown, they do not fit together, or either one refuses its part of the recipe."""
+    unknown, they do not fit together, or either one refuses its part of the recipe; then fill in
+    the task's own sections that the recipe left out (bert_pretrain's mlm) with their defaults."""
     try:
         _check_task_and_family(recipe)
     except ValueError as exc:
@@ -109,7 +112,8 @@ def _check_task_and_family(recipe: Recipe) -> None:
 
 
 def _check_task_parts(recipe: Recipe, entry: TaskEntry) -> None:
-    """Sections that belong to another task, and keys this task needs."""
+    """Sections that belong to another task, and keys this task needs; the task's own sections
+    get their defaults."""
     for name, other in TASKS.items():
         for section in other.sections:
             if name != recipe.task and getattr(recipe, section) is not None and section not in entry.sections:
@@ -120,3 +124,6 @@ def _check_task_parts(recipe: Recipe, entry: TaskEntry) -> None:
             value = getattr(value, part)
         if value is None:
             raise ValueError(message)
+    for section, section_class in entry.sections.items():
+        if getattr(recipe, section) is None:
+            setattr(recipe, section, _import_target(section_class)())

@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForPreTraining
 
+from .. import registry
 from ..data import VIEWS, load_card
 from ..data.masking import IGNORE, MaskingCollator
 from ..data.nsp import build_nsp_pairs
 from ..metrics import load_metric
-from .. import registry
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task

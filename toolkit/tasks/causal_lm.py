@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
+from .. import registry
 from ..errors import ToolkitError
 from ..generation import generate_text, generation_config
 from ..metrics import load_metric
-from .. import registry
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task

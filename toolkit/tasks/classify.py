@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
+from .. import registry
 from ..data import load_card
 from ..errors import ToolkitError
 from ..metrics import load_metric
-from .. import registry
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task

@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification
 
+from .. import registry
 from ..data.char_tags import FIXED_LABELS, TAGGERS
 from ..data.masking import IGNORE
 from ..data.ner import chunks
 from ..metrics import load_metric
-from .. import registry
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task

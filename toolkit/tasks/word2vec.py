@@ -32,13 +32,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .. import registry
 from ..data import load_card, load_corpus, load_streaming_corpus
 from ..data.corpus import local_files
 from ..data.corpus import source_signature as corpus_signature
 from ..data.text import segment
 from ..errors import ToolkitError
 from ..models.word2vec import Word2VecConfig, export_vectors, load_vectors, usable_cores
-from .. import registry
 from ..recipe import Recipe
 from ..reporting.metrics import read_metrics, write_metrics
 from ..reporting.model_card import write_model_card
