@@ -124,10 +124,10 @@ def test_no_import_cycle_among_toolkit_modules():
 
 def _imported_by(statement: str) -> set[str]:
     """Top-level packages loaded by running ``statement`` in a fresh interpreter."""
-    code = f"import sys; {statement}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    code = f"import sys; {statement}; print('MODULES', ' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=PACKAGE_DIR.parent)
-    return set(done.stdout.split())
+    return set(done.stdout.rpartition("MODULES")[2].split())
 
 
 @pytest.mark.parametrize("statement", [
@@ -135,6 +135,12 @@ def _imported_by(statement: str) -> set[str]:
     "import toolkit.recipe",
     "import toolkit.registry",
     "import toolkit.cli; toolkit.cli.build_parser()",
+    # a recipe without model.config overrides needs no config class: the schema and the family's table
+    "from toolkit.cli import main; main(['validate', 'gpt2/tiny_pretrain'])",
+    "from toolkit.cli import main; main(['validate', 'bert/tiny_pretrain'])",
+    "from toolkit.cli import main; main(['validate', 'word2vec/skipgram_char_pd98'])",
+    "from toolkit.cli import main; main(['recipes'])",
+    "from toolkit.cli import main; main(['data', 'list'])",
 ])
 def test_light_entry_points_import_no_heavy_library(statement):
     heavy = _imported_by(statement) & set(HEAVY)
@@ -153,14 +159,45 @@ def _run_python(code: str) -> str:
 TOOLKIT_TYPES = "from transformers import CONFIG_MAPPING; print('toolkit_rnn_lm' in CONFIG_MAPPING, 'toolkit_elmo' in CONFIG_MAPPING)"
 
 
-@pytest.mark.parametrize("order", ["toolkit first", "transformers first"])
-def test_import_toolkit_registers_its_model_types_with_transformers(order):
-    # The README: after `import toolkit`, pipeline(model=RUN_DIR) loads an rnn_lm or elmo folder.
-    steps = ["import toolkit", "from transformers import pipeline"]
-    code = "; ".join(steps if order == "toolkit first" else steps[::-1]) + "; " + TOOLKIT_TYPES
-    assert _run_python(code) == "True True"
+def test_import_toolkit_registers_its_model_types_with_transformers():
+    # The README: after `import toolkit`, transformers' own pipeline(model=RUN_DIR) loads an rnn_lm or elmo folder.
+    assert _run_python("import toolkit; from transformers import pipeline; " + TOOLKIT_TYPES) == "True True"
 
 
-def test_every_model_folder_loader_registers_the_types():
-    # Tasks, `toolkit eval`, generate, predict, fill-mask and embed load folders through this module.
+def test_importing_the_model_loading_module_registers_the_types():
     assert _run_python("import toolkit.models.pretrained; " + TOOLKIT_TYPES) == "True True"
+
+
+def _loads_model_folders(path: Path) -> bool:
+    """Whether the module calls from_pretrained (on an Auto class or a model) or pipeline(...)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if called == "pipeline" or (called == "from_pretrained" and ast.unparse(node.func.value) != "torch.nn.Embedding"):
+                return True
+    return False
+
+
+def _calls_ensure_registered(path: Path) -> bool:
+    return "ensure_registered()" in path.read_text(encoding="utf-8")
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for target in graph[todo.pop()] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def test_every_module_that_loads_model_folders_imports_the_registering_module():
+    # Loading an rnn_lm or elmo folder needs the types registered: toolkit.models.pretrained does it
+    # on import, or the module calls ensure_registered() itself.
+    graph = import_graph()
+    modules = toolkit_modules()
+    loaders = [name for name, path in modules.items() if _loads_model_folders(path)]
+    assert "toolkit.api" in loaders and "toolkit.cli.inspect" in loaders
+    unregistered = [name for name in loaders if "toolkit.models.pretrained" not in _reachable(graph, name)
+                    and not _calls_ensure_registered(modules[name])]
+    assert not unregistered, f"load model folders without importing toolkit.models.pretrained: {unregistered}"
