@@ -23,9 +23,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import toolkit.models  # noqa: E402,F401  (registers the elmo Auto classes)
 from toolkit.data import load_corpus  # noqa: E402
+from toolkit.models import ensure_registered  # noqa: E402
 from toolkit.tokenization import load_tokenizer  # noqa: E402
+
+ensure_registered()  # the elmo Auto classes
 
 
 def pooled_layers(model, tokenizer, texts: list[str], max_chars: int, batch_size: int = 64) -> np.ndarray:

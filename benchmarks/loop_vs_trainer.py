@@ -25,7 +25,7 @@ from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed  # 
 
 import toolkit  # noqa: E402
 from toolkit.data import load_corpus  # noqa: E402
-from toolkit.models import FAMILIES  # noqa: E402
+from toolkit import registry  # noqa: E402
 from toolkit.tasks.causal_lm import pack_blocks  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def trainer_tokens_per_second(run_dir: Path, args: argparse.Namespace, bf16: boo
     corpus = load_corpus(recipe.data.card, view="text")
     blocks = pack_blocks({"train": corpus["train"]}, tokenizer, args.block_size)["train"].with_format(None)
     blocks = blocks.map(lambda row: {"labels": row["input_ids"]})
-    family = FAMILIES["gpt2"]
+    family = registry.family("gpt2")
     set_seed(recipe.seed)
     model = family.build(family.make_config(recipe.model.size, recipe.model.config, tokenizer))
     training_args = TrainingArguments(

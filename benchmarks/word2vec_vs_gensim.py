@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 import toolkit
-from toolkit.models import FAMILIES
+from toolkit import registry
 from toolkit.models.word2vec import Word2VecConfig
-from toolkit.recipe import load_recipe
+from toolkit.registry import load_recipe
 from toolkit.tasks.word2vec import load_splits, write_corpus_file
 
 
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
 
     recipe = load_recipe(args.recipe, args.overrides)
-    config = Word2VecConfig(**FAMILIES[recipe.model.family].config_fields(recipe.model.size, recipe.model.config))
+    config = Word2VecConfig(**registry.family(recipe.model.family).config_fields(recipe.model.size, recipe.model.config))
     splits, key = load_splits(recipe, config.level)
     corpus = write_corpus_file(splits["train"], config.level, key)
     settings = config.gensim_kwargs(recipe.seed)

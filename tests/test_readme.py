@@ -13,7 +13,7 @@ import pytest
 
 from conftest import REPO
 from toolkit.cli import build_parser, main
-from toolkit.recipe import load_recipe
+from toolkit.registry import load_recipe
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```bash\n(.*?)```", README, flags=re.S)

@@ -7,7 +7,8 @@ import yaml
 
 from toolkit.errors import RecipeError
 from toolkit.paths import bundled_dir
-from toolkit.recipe import load_recipe, recipe_from_dict
+from toolkit.recipe import recipe_from_dict
+from toolkit.registry import load_recipe
 
 RECIPES = sorted(bundled_dir("recipes").rglob("*.yaml"))
 
@@ -53,12 +54,10 @@ def test_bert_task_for_gpt2_is_refused():
 
 
 def test_task_family_mismatch_is_refused(monkeypatch):
-    from toolkit.tasks import TASKS
-    from toolkit.tasks.base import Task
+    from toolkit import registry
 
     # A task gpt2 does not do (registered for this test only, as a BERT task would be).
-    fake = Task("masked_lm", "", "text", "fill-mask", run=None, evaluate=None)
-    monkeypatch.setitem(TASKS, "masked_lm", fake)
+    monkeypatch.setitem(registry.TASKS, "masked_lm", registry.TaskEntry("toolkit.tasks.masked_lm:TASK"))
     message = _error(["task=masked_lm"])
     assert "gpt2" in message and "cannot do task 'masked_lm'" in message
 
@@ -91,3 +90,74 @@ def test_invalid_yaml_names_line(tmp_path):
     bad.write_text("task: causal_lm\ndata: [unclosed\n", encoding="utf-8")
     with pytest.raises(RecipeError, match="line"):
         load_recipe(bad)
+
+
+# --------------------------------------------------------------------------- registry, recipes and CLI in sync
+
+
+def test_registry_knows_every_bundled_recipe_and_every_entry_imports():
+    from toolkit import api, registry
+    from toolkit.models.base import ModelFamily
+    from toolkit.tasks.base import Task
+
+    for path in RECIPES:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert data["task"] in registry.TASKS and data["model"]["family"] in registry.FAMILIES, path
+    for name in registry.FAMILIES:
+        family = registry.family(name)
+        assert isinstance(family, ModelFamily) and family.name == name
+        assert set(family.tasks) <= set(registry.TASKS), f"{name} does a task the registry lacks"
+        family.config_class  # noqa: B018  (the config class path imports)
+    for name in registry.TASKS:
+        task = registry.task(name)
+        assert isinstance(task, Task) and task.name == name
+    doers = {task for name in registry.FAMILIES for task in registry.family(name).tasks}
+    assert doers == set(registry.TASKS), "a registered task no family does"
+    # `toolkit eval` on a folder without a recipe picks its task by architecture
+    assert {t for tasks in api.TASK_FOR_ARCHITECTURE.values() for t in tasks} <= set(registry.TASKS)
+
+
+def test_cli_validates_every_bundled_recipe(capsys):
+    from toolkit.cli import main
+
+    for path in RECIPES:
+        assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.count(": valid (") == len(RECIPES)
+
+
+def test_every_size_preset_builds_a_valid_config():
+    # check_config skips the config class for a preset without overrides: this is why it may.
+    from toolkit import registry
+
+    for name in registry.FAMILIES:
+        family = registry.family(name)
+        for size in family.sizes:
+            family.check_config_values(family.config_fields(size, {}))
+            family.config_class(**family.config_fields(size, {}))
+
+
+def test_recipe_schema_alone_needs_no_family():
+    # The schema loads a recipe of a family it has never heard of; the registry refuses it.
+    from toolkit.recipe import read_recipe
+
+    recipe = read_recipe("gpt2/tiny_pretrain", ["model.family=gtp2"])
+    assert recipe.model.family == "gtp2"
+    with pytest.raises(RecipeError, match="did you mean 'gpt2'"):
+        load_recipe("gpt2/tiny_pretrain", ["model.family=gtp2"])
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["task=causal_lm", "mlm.probability=0.2"], "the mlm section belongs to task bert_pretrain, not causal_lm"),
+    (["task=causal_lm", "model.family=bert"], "model.family 'bert' cannot do task 'causal_lm'"),
+    (["model.embeddings_from=x", "task=word2vec", "model.family=word2vec", "model.size=null"],
+     "the word2vec family has no torch token embeddings"),
+])
+def test_task_and_family_parts_are_checked_by_the_registry(overrides, expected):
+    assert expected in _error(overrides)
+
+
+def test_a_task_section_left_out_gets_its_defaults():
+    from toolkit.recipe import MlmSection
+
+    assert load_recipe("bert/tiny_pretrain", ["mlm=null"]).mlm == MlmSection()
+    assert load_recipe("gpt2/tiny_pretrain").mlm is None

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ToolkitError
-from .recipe import Recipe, load_recipe
+from .recipe import Recipe
+from .registry import load_recipe
 from .rundir import RunLock, claim_run_dir, read_run_recipe
 
 
@@ -100,14 +101,14 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
     ``overrides`` are dotted ``key=value`` strings. ``resume`` continues from the latest
     checkpoint in the recipe's output folder. The run folder is locked while the run lasts.
     """
-    from .tasks import TASKS
+    from . import registry
 
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe, overrides)
     elif overrides:
         raise ToolkitError("Overrides apply to recipe files; edit the Recipe object instead.")
     # Inputs that can be checked without work are checked before the run folder is touched.
-    from .data.corpus import check_card_files
+    from .data.sources import check_card_files
 
     check_card_files(recipe.data.card)
     if recipe.model.init_from:
@@ -121,7 +122,7 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
         return _relaunch(recipe, recipe.launch.accelerate_config, resume)
     run_dir, lock = _prepare_run_dir_once(recipe, resume)
     try:
-        outcome = TASKS[recipe.task].run(recipe, run_dir, resume=resume, callbacks=callbacks)
+        outcome = registry.task(recipe.task).run(recipe, run_dir, resume=resume, callbacks=callbacks)
         if recipe.hub.push and outcome.metrics:
             from .hub import push_run
 
@@ -137,9 +138,9 @@ def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
     """Re-evaluate a run folder on a card's split (default: its own card), appending the result
     to its metrics and model card; any other model folder or Hub id needs ``card``.
     ``trust_remote_code`` lets the folder's own model code run (only for folders you trust)."""
+    from . import registry
     from .models.pretrained import model_folder
     from .rundir import is_run_dir
-    from .tasks import TASKS
 
     if max_batches is not None and max_batches < 1:
         raise ToolkitError(f"max_batches {max_batches} is not allowed: give at least 1, or None for all batches.")
@@ -150,16 +151,15 @@ def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
         recipe = _recipe_for_model(str(run_dir), card)
     # Trust is the caller's alone: the folder's own recipe.yaml saying trust_remote_code must not count.
     recipe = recipe.model_copy(update={"model": recipe.model.model_copy(update={"trust_remote_code": trust_remote_code})})
-    return TASKS[recipe.task].evaluate(Path(run_dir), recipe, split, card, max_batches)
+    return registry.task(recipe.task).evaluate(Path(run_dir), recipe, split, card, max_batches)
 
 
 def _recipe_for_model(model: str, card: str | None) -> Recipe:
     """A minimal recipe to evaluate a model that was not trained by the toolkit."""
     from transformers import PretrainedConfig
 
-    from .models import FAMILIES
+    from . import registry
     from .models.pretrained import loading_error, resolve_source
-    from .recipe import recipe_from_dict
 
     if not card:
         raise ToolkitError(f"{model} is not a toolkit run folder (no recipe.yaml): give --card NAME to evaluate it on.")
@@ -168,12 +168,12 @@ def _recipe_for_model(model: str, card: str | None) -> Recipe:
     except (OSError, ValueError) as exc:
         raise loading_error(model, "the config of", exc) from None
     model_type = config.get("model_type")
-    family = next((f for f in FAMILIES.values() if model_type in f.model_types), None)
+    family = next((f for f in registry.all_families() if model_type in f.model_types), None)
     if family is None:
         raise ToolkitError(f"'{model}' is a {model_type} model, which no toolkit family evaluates.")
     task = _task_for_architecture(model, (config.get("architectures") or [""])[0], family)
     positions = config.get("n_positions") or config.get("max_position_embeddings") or 128
-    return recipe_from_dict({
+    return registry.checked_recipe_from_dict({
         "task": task, "data": {"card": card, "block_size": min(128, positions)},
         "model": {"family": family.name, "init_from": model}, "output": {"dir": model},
     }, source=f"<evaluation of {model}>")

@@ -1,9 +1,10 @@
 """The recipe: one YAML file that says everything about a run, validated before any work starts.
 
 One schema section per concern (task, data, tokenizer, model, train, eval, launch, output, hub).
-Unknown keys are errors with a did-you-mean hint; cross-field checks (does this model family do
-this task? are these real config fields of the family?) run at load time, so a typo fails in a
-second instead of after the corpus was tokenized.
+Unknown keys are errors with a did-you-mean hint, so a typo fails in a second instead of after the
+corpus was tokenized. This module is the schema and its loading only: what a model family or a task
+says about a recipe (does this family do this task? are these real config fields of the family?)
+is checked by ``toolkit.registry.check_recipe``, and ``toolkit.registry.load_recipe`` does both.
 """
 
 from __future__ import annotations
@@ -181,57 +182,19 @@ class Recipe(_Section):
     mlm: MlmSection | None = None
 
     @model_validator(mode="after")
-    def _check_task_and_family(self) -> Recipe:
-        # Imported here: the registries import torch/transformers, the schema itself does not.
-        from .models import FAMILIES
-        from .tasks import TASKS
-
-        if self.task not in TASKS:
-            raise ValueError(
-                f"task: unknown task '{self.task}'{did_you_mean(self.task, TASKS)}; "
-                f"allowed: {', '.join(sorted(TASKS))}"
-            )
-        family = FAMILIES.get(self.model.family)
-        if family is None:
-            raise ValueError(
-                f"model.family: unknown family '{self.model.family}'"
-                f"{did_you_mean(self.model.family, FAMILIES)}; allowed: {', '.join(sorted(FAMILIES))}"
-            )
-        if self.task not in family.tasks:
-            able = sorted(name for name, fam in FAMILIES.items() if self.task in fam.tasks)
-            raise ValueError(
-                f"model.family '{family.name}' cannot do task '{self.task}': it does "
-                f"{', '.join(family.tasks)}; families for '{self.task}': {', '.join(able) or 'none yet'}"
-            )
+    def _check_sections(self) -> Recipe:
+        # Rules between sections of the schema itself; what the family and the task say about the
+        # recipe is checked by toolkit.registry.check_recipe, so the schema imports neither.
         if self.model.init_from:
             if self.tokenizer is not None:
                 raise ValueError(
                     "model.init_from brings its own tokenizer, so the recipe must not have a tokenizer "
                     "section: a newly trained tokenizer would not match the pretrained embeddings"
                 )
-            tunable = family.finetune_config_keys
-            extra = sorted(set(self.model.config) - set(tunable))
-            if self.model.size or extra:
-                raise ValueError(
-                    "model.size and model.config describe a model trained from scratch; with model.init_from "
-                    "the architecture comes from the pretrained model"
-                    + (f" (model.config may set only {', '.join(tunable)} here; got {extra[0]})" if tunable and extra else "")
-                )
-            family.check_config_values(self.model.config)
         else:
             self.tokenizer = self.tokenizer or TokenizerSection()
-            family.check_config(self.model.size, self.model.config, self.data.block_size)
             if self.peft is not None:
                 raise ValueError("peft (LoRA) adapts a pretrained model: set model.init_from")
-        if self.model.embeddings_from and not family.has_token_embeddings:
-            raise ValueError(f"model.embeddings_from: the {family.name} family has no torch token embeddings to initialise")
-        family.check_training(self)
-        if self.task == "bert_pretrain":
-            self.mlm = self.mlm or MlmSection()
-        elif self.mlm is not None:
-            raise ValueError(f"the mlm section belongs to task bert_pretrain, not {self.task}")
-        if self.task == "token_classification" and self.data.tags is None:
-            raise ValueError("task token_classification needs data.tags: ner, pos or cws")
         if self.hub.push and not self.hub.repo_id:
             raise ValueError("hub.push is true but hub.repo_id is not set (e.g. user/my-model)")
         return self
@@ -305,8 +268,9 @@ def recipe_from_dict(data: Any, source: str = "<recipe>") -> Recipe:
         raise RecipeError(f"Recipe {source} is not valid: " + "; ".join(problems) + ".") from None
 
 
-def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) -> Recipe:
-    """Read, override and validate a recipe file (path or bundled name)."""
+def read_recipe(name_or_path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, override and validate a recipe file (path or bundled name) against the schema; the
+    family's and task's checks are ``toolkit.registry.check_recipe`` (``registry.load_recipe``: both)."""
     path = find_recipe(name_or_path)
     try:
         data = load_user_yaml(path.read_text(encoding="utf-8"))

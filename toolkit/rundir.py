@@ -18,7 +18,8 @@ from pathlib import Path
 import yaml
 
 from .errors import ToolkitError
-from .recipe import Recipe, recipe_from_dict
+from .recipe import Recipe
+from .registry import checked_recipe_from_dict
 from .training.checkpoints import CHECKPOINTS, LoopState, latest_checkpoint
 
 RECIPE_FILE = "recipe.yaml"
@@ -347,7 +348,7 @@ def read_run_recipe(run_dir: str | Path) -> Recipe:
             f"{path} is damaged: it should hold the recipe the run was trained with (a YAML mapping), but it holds "
             f"{'nothing' if data is None else 'a ' + type(data).__name__}. Restore it, or start a new run with another output.dir."
         )
-    return recipe_from_dict(data, source=str(path))
+    return checked_recipe_from_dict(data, source=str(path))
 
 
 def is_run_dir(path: str | Path) -> bool:

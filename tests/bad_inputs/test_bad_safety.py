@@ -79,7 +79,7 @@ def test_overwrite_refuses_a_run_folder_with_a_file_of_the_user(cli, gpt2_run, t
 
 @pytest.mark.parametrize("marker", [True, False], ids=["marked", "made-before-the-marker"])
 def test_overwrite_replaces_a_run_folder_of_the_toolkit(gpt2_run, tmp_path, monkeypatch, marker):
-    from toolkit.recipe import load_recipe
+    from toolkit.registry import load_recipe
     from toolkit.rundir import RUN_MARKER, prepare_run_dir
 
     run_dir = copy_run(gpt2_run, tmp_path)
@@ -149,7 +149,7 @@ def test_second_run_into_a_locked_folder_is_refused(cli, gpt2_run, tmp_path):
 def test_a_stale_lock_is_taken_over(gpt2_run, tmp_path, holder):
     """The lock of a process that has ended, or one with our own PID (a killed run whose PID a
     container gave us again), is taken over."""
-    from toolkit.recipe import load_recipe
+    from toolkit.registry import load_recipe
     from toolkit.rundir import LOCK_FILE, claim_run_dir
 
     run_dir = copy_run(gpt2_run, tmp_path)
@@ -350,3 +350,37 @@ def test_ctrl_c_while_parsing_is_no_traceback(cli, monkeypatch):
     monkeypatch.setattr(toolkit.cli, "build_parser", interrupted)
     result = cli("recipes")
     assert result.code == 130 and "interrupted" in result.err and "Traceback" not in result.err
+
+
+class _InterruptImport:
+    """A meta-path finder that raises KeyboardInterrupt when ``module`` is imported (Ctrl-C during a slow import)."""
+
+    def __init__(self, module: str):
+        self.module = module
+
+    def find_spec(self, name, path=None, target=None):
+        if name == self.module:
+            raise KeyboardInterrupt
+        return None
+
+
+@pytest.mark.parametrize("module, argv", [
+    ("toolkit.registry", ["validate", "gpt2/tiny_pretrain"]),  # imported by the command, inside main
+    ("toolkit.data.corpus", ["data", "show", "sanguo_yanyi"]),
+])
+def test_ctrl_c_while_a_command_imports_is_no_traceback(cli, monkeypatch, module, argv):
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_InterruptImport(module), *sys.meta_path])
+    result = cli(*argv)
+    assert result.code == 130 and "interrupted" in result.err and "Traceback" not in result.err
+
+
+def test_ctrl_c_while_python_m_toolkit_imports_the_cli_is_no_traceback(monkeypatch, capsys):
+    import runpy
+
+    for name in [m for m in sys.modules if m == "toolkit.cli" or m.startswith("toolkit.cli.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_InterruptImport("toolkit.cli"), *sys.meta_path])
+    with pytest.raises(SystemExit) as stopped:
+        runpy.run_module("toolkit", run_name="__main__")
+    assert stopped.value.code == 130 and "interrupted" in capsys.readouterr().err

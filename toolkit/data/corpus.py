@@ -16,7 +16,7 @@ import datasets
 
 from ..errors import DataError
 from .card import DATASETS_FORMATS, DataCard, load_card
-from .sources import iter_source_rows, load_with_datasets, source_files
+from .sources import iter_source_rows, load_with_datasets, local_files
 from .text import apply_steps, build_pipeline
 from .views import HOW_TO_GET, VIEWS
 
@@ -28,19 +28,6 @@ _CODE_VERSION = hashlib.sha256(
 
 def _uses_datasets(card: DataCard) -> bool:
     return bool(card.source.hub) or card.source.format in DATASETS_FORMATS
-
-
-def local_files(card: DataCard) -> dict[str, list[Path]] | None:
-    """The card's source files by split or label (None for a Hub source)."""
-    return None if card.source.hub else source_files(card.source, card=card.label)
-
-
-def check_card_files(name_or_path: str | Path) -> DataCard:
-    """Load a card and check that its local source files exist and are files: what `validate` and
-    `run` check before any work, so a wrong path fails before the run folder is made."""
-    card = load_card(name_or_path)
-    local_files(card)
-    return card
 
 
 def source_signature(card: DataCard, files: dict[str, list[Path]] | None) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .card import DATASETS_FORMATS, DataCard, Source
+from .card import DATASETS_FORMATS, DataCard, Source, load_card
 
 Row = dict[str, Any]
 
@@ -299,3 +299,16 @@ def iter_source_rows(card: DataCard, split_data, split: str, split_files) -> Ite
     else:
         for path in split_files[split]:
             yield from _rename(OWN_READERS[source.format](path), source.columns)
+
+
+def local_files(card: DataCard) -> dict[str, list[Path]] | None:
+    """The card's source files by split or label (None for a Hub source)."""
+    return None if card.source.hub else source_files(card.source, card=card.label)
+
+
+def check_card_files(name_or_path: str | Path) -> DataCard:
+    """Load a card and check that its local source files exist and are files: what `validate` and
+    `run` check before any work, so a wrong path fails before the run folder is made."""
+    card = load_card(name_or_path)
+    local_files(card)
+    return card

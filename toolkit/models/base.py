@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 from collections.abc import Callable
@@ -77,7 +78,7 @@ class ModelFamily:
 
     name: str
     tasks: tuple[str, ...]
-    config_class: type
+    config_class_path: str  # "module:Class"; imported when a config is built or checked (it may import torch)
     sizes: dict[str, dict[str, Any]]
     default_size: str
     special_tokens: dict[str, str]
@@ -99,6 +100,30 @@ class ModelFamily:
     config_ranges: dict[str, Allowed] = field(default_factory=dict)
     divisible: tuple[tuple[str, str], ...] = field(default=())
     activation_keys: tuple[str, ...] = field(default=())
+
+    @property
+    def config_class(self) -> type:
+        module, _, name = self.config_class_path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def check_recipe(self, recipe) -> None:
+        """Raise ValueError when the recipe's model, training or peft sections ask for something
+        this family cannot build or train (the family's part of ``toolkit.registry.check_recipe``)."""
+        if recipe.model.init_from:
+            tunable = self.finetune_config_keys
+            extra = sorted(set(recipe.model.config) - set(tunable))
+            if recipe.model.size or extra:
+                raise ValueError(
+                    "model.size and model.config describe a model trained from scratch; with model.init_from "
+                    "the architecture comes from the pretrained model"
+                    + (f" (model.config may set only {', '.join(tunable)} here; got {extra[0]})" if tunable and extra else "")
+                )
+            self.check_config_values(recipe.model.config)
+        else:
+            self.check_config(recipe.model.size, recipe.model.config, recipe.data.block_size)
+        if recipe.model.embeddings_from and not self.has_token_embeddings:
+            raise ValueError(f"model.embeddings_from: the {self.name} family has no torch token embeddings to initialise")
+        self.check_training(recipe)
 
     def check_training(self, recipe) -> None:
         """Raise ValueError when train.freeze or peft asks for something this family lacks."""
@@ -171,18 +196,21 @@ class ModelFamily:
                 f"model.size: '{size}' is not a size of {self.name}{did_you_mean(size, self.sizes)}; "
                 f"allowed: {', '.join(self.sizes)}"
             )
-        known = set(self.config_class().to_dict())
-        for key in overrides:
-            if key not in known:
-                raise ValueError(
-                    f"model.config.{key}: not a field of {self.config_class.__name__}"
-                    f"{did_you_mean(key, known)}"
-                )
-            if key in self.fixed_config_keys:
-                raise ValueError(
-                    f"model.config.{key}: set from the tokenizer; remove it from the recipe"
-                )
-        self.check_config_values(self.config_fields(size, overrides))
+        # A size preset alone is the toolkit's own (tests build every one): only a recipe's own
+        # fields need the config class, whose import costs seconds (transformers' configs load torch).
+        if overrides:
+            known = set(self.config_class().to_dict())
+            for key in overrides:
+                if key not in known:
+                    raise ValueError(
+                        f"model.config.{key}: not a field of {self.config_class.__name__}"
+                        f"{did_you_mean(key, known)}"
+                    )
+                if key in self.fixed_config_keys:
+                    raise ValueError(
+                        f"model.config.{key}: set from the tokenizer; remove it from the recipe"
+                    )
+            self.check_config_values(self.config_fields(size, overrides))
         if self.positions_key:
             positions = self.config_fields(size, overrides).get(self.positions_key)
             if positions is not None and block_size > positions:

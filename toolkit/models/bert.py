@@ -6,8 +6,6 @@ BertForTokenClassification), chosen by each task through an Auto class, with SDP
 
 from __future__ import annotations
 
-from transformers import BertConfig
-
 from .base import DROPOUT, NON_NEGATIVE, POSITIVE, SIZE, Allowed, ModelFamily
 
 # tiny trains on a laptop CPU in minutes; base is the 110M model of the BERT paper.
@@ -29,7 +27,7 @@ SPECIAL_TOKENS = {
 FAMILY = ModelFamily(
     name="bert",
     tasks=("bert_pretrain", "sequence_classification", "token_classification"),
-    config_class=BertConfig,
+    config_class_path="transformers.models.bert.configuration_bert:BertConfig",
     sizes=SIZES,
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,

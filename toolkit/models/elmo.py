@@ -7,10 +7,7 @@ The models live in ``modeling_elmo.py`` (self-contained, copied into saved folde
 
 from __future__ import annotations
 
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification
-
 from .base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
-from .modeling_elmo import ElmoConfig, ElmoForSequenceClassification, ElmoForTokenClassification, ElmoModel
 
 # tiny: 2 layers, 128-wide outputs per direction (LSTM cell 512 projected to 128, as ELMo does 4096 -> 512).
 SIZES = {
@@ -25,32 +22,41 @@ SPECIAL_TOKENS = {
     "unk_token": "[UNK]",
 }
 
+# transformers Auto class -> the ELMo model class (in modeling_elmo) it loads
 AUTO_CLASSES = {
-    "AutoModel": (AutoModel, ElmoModel),
-    "AutoModelForSequenceClassification": (AutoModelForSequenceClassification, ElmoForSequenceClassification),
-    "AutoModelForTokenClassification": (AutoModelForTokenClassification, ElmoForTokenClassification),
+    "AutoModel": "ElmoModel",
+    "AutoModelForSequenceClassification": "ElmoForSequenceClassification",
+    "AutoModelForTokenClassification": "ElmoForTokenClassification",
 }
 
 
 def register_auto_classes() -> None:
     """Make the biLM and its downstream models loadable through transformers' Auto classes, and
     make ``save_pretrained`` write ``auto_map`` plus the model code into each folder."""
-    AutoConfig.register(ElmoConfig.model_type, ElmoConfig, exist_ok=True)
-    ElmoConfig.register_for_auto_class("AutoConfig")
-    for name, (auto, model_class) in AUTO_CLASSES.items():
-        auto.register(ElmoConfig, model_class, exist_ok=True)
-        model_class.register_for_auto_class(name)
+    import transformers
+
+    from . import modeling_elmo
+
+    config_class = modeling_elmo.ElmoConfig
+    transformers.AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+    config_class.register_for_auto_class("AutoConfig")
+    for auto_name, class_name in AUTO_CLASSES.items():
+        model_class = getattr(modeling_elmo, class_name)
+        getattr(transformers, auto_name).register(config_class, model_class, exist_ok=True)
+        model_class.register_for_auto_class(auto_name)
 
 
-def build(config: ElmoConfig) -> ElmoModel:
-    """A randomly initialised biLM."""
+def build(config):
+    """A randomly initialised biLM (ElmoModel)."""
+    from .modeling_elmo import ElmoModel
+
     return ElmoModel(config)
 
 
 FAMILY = ModelFamily(
     name="elmo",
     tasks=("bilm", "elmo_classify", "elmo_ner"),
-    config_class=ElmoConfig,
+    config_class_path="toolkit.models.modeling_elmo:ElmoConfig",
     sizes=SIZES,
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,

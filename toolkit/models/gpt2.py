@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from transformers import AutoModelForCausalLM, GPT2Config
-
 from .base import DROPOUT, NON_NEGATIVE, POSITIVE, SIZE, Allowed, ModelFamily
 
 # Named sizes. tiny trains on a laptop CPU in minutes; small is the 124M model of the GPT-2 paper.
@@ -20,8 +18,10 @@ SPECIAL_TOKENS = {
 }
 
 
-def build(config: GPT2Config):
+def build(config):
     """A randomly initialised GPT-2 language model using PyTorch's fused SDPA attention."""
+    from transformers import AutoModelForCausalLM
+
     return AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
 
 
@@ -35,7 +35,7 @@ def prepare(model):
 FAMILY = ModelFamily(
     name="gpt2",
     tasks=("causal_lm",),
-    config_class=GPT2Config,
+    config_class_path="transformers.models.gpt2.configuration_gpt2:GPT2Config",
     sizes=SIZES,
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,

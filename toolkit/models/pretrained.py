@@ -1,4 +1,9 @@
-"""Starting from a pretrained model (fine-tuning): loading it, freezing parts, adding LoRA."""
+"""Starting from a pretrained model (fine-tuning): loading it, freezing parts, adding LoRA.
+
+Every toolkit path that loads a model folder (tasks, `toolkit eval`, generate, predict, fill-mask,
+embed) goes through this module, so importing it registers the toolkit's own model types with
+transformers' Auto classes first: without that, an rnn_lm or elmo folder would not load.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from pathlib import Path
 import torch
 
 from ..errors import ToolkitError
+from . import ensure_registered
 from .base import ModelFamily
+
+ensure_registered()
 
 
 def resolve_source(init_from: str) -> str:
@@ -112,7 +120,7 @@ def read_model_type(source: str) -> str | None:
 
 def is_toolkit_model_type(model_type: str | None) -> bool:
     """Whether ``model_type`` is one of the toolkit's own families (rnn_lm, elmo ...), whose
-    classes ``import toolkit`` registers with transformers' Auto classes."""
+    classes this module registers with transformers' Auto classes."""
     from transformers import CONFIG_MAPPING
 
     return model_type in CONFIG_MAPPING and CONFIG_MAPPING[model_type].__module__.startswith("toolkit.")

@@ -7,10 +7,7 @@ registration with transformers' Auto classes.
 
 from __future__ import annotations
 
-from transformers import AutoConfig, AutoModelForCausalLM
-
 from .base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
-from .modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
 
 # Named sizes. tiny matches the GPT-2 tiny recipe's training budget on a laptop CPU.
 SIZES = {
@@ -29,21 +26,27 @@ SPECIAL_TOKENS = {
 def register_auto_classes() -> None:
     """Let AutoConfig / AutoModelForCausalLM (and pipelines) load folders of this model type, and
     make ``save_pretrained`` write ``auto_map`` plus the model code into the folder."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from .modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
+
     AutoConfig.register(RnnLMConfig.model_type, RnnLMConfig, exist_ok=True)
     AutoModelForCausalLM.register(RnnLMConfig, RnnLMForCausalLM, exist_ok=True)
     RnnLMConfig.register_for_auto_class("AutoConfig")
     RnnLMForCausalLM.register_for_auto_class("AutoModelForCausalLM")
 
 
-def build(config: RnnLMConfig) -> RnnLMForCausalLM:
-    """A randomly initialised recurrent language model."""
+def build(config):
+    """A randomly initialised recurrent language model (RnnLMForCausalLM)."""
+    from .modeling_rnn_lm import RnnLMForCausalLM
+
     return RnnLMForCausalLM(config)
 
 
 FAMILY = ModelFamily(
     name="rnn_lm",
     tasks=("causal_lm",),
-    config_class=RnnLMConfig,
+    config_class_path="toolkit.models.modeling_rnn_lm:RnnLMConfig",
     sizes=SIZES,
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,

@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForPreTraining
 
+from .. import registry
 from ..data import VIEWS, load_card
 from ..data.masking import IGNORE, MaskingCollator
 from ..data.nsp import build_nsp_pairs
 from ..metrics import load_metric
-from ..models import FAMILIES
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task
@@ -73,7 +73,7 @@ def evaluate_pretraining(accelerator, model, dataloader, max_batches: int | None
 
 
 def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
-    family = FAMILIES[recipe.model.family]
+    family = registry.family(recipe.model.family)
     whole_word = recipe.mlm.whole_word_mask
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
     with accelerator.main_process_first():

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModel
 
-from ..models import FAMILIES
+from .. import registry
 from ..recipe import Recipe
 from ..training import make_accelerator, perplexity
 from .base import Task
@@ -52,7 +52,7 @@ def evaluate_bilm(accelerator, model, dataloader, max_batches: int | None) -> di
 
 
 def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
-    family = FAMILIES[recipe.model.family]
+    family = registry.family(recipe.model.family)
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
     tokenizer, blocks = text_blocks(recipe, family, run_dir, accelerator)
     parts = Training(

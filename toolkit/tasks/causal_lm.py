@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM
 
+from .. import registry
 from ..errors import ToolkitError
 from ..generation import generate_text, generation_config
 from ..metrics import load_metric
-from ..models import FAMILIES
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task
@@ -112,7 +112,7 @@ def saved_blocks(rows, tokenizer, block_size: int):
 
 
 def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
-    family = FAMILIES[recipe.model.family]
+    family = registry.family(recipe.model.family)
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
     tokenizer, blocks = text_blocks(recipe, family, run_dir, accelerator)
     model = prepare_model(recipe, family, tokenizer, AutoModelForCausalLM, peft_task_type="CAUSAL_LM")

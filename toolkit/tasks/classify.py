@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding
 
+from .. import registry
 from ..data import load_card
 from ..errors import ToolkitError
 from ..metrics import load_metric
-from ..models import FAMILIES
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task
@@ -70,7 +70,7 @@ def evaluate_classifier(accelerator, model, dataloader, max_batches: int | None)
 
 
 def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
-    family = FAMILIES[recipe.model.family]
+    family = registry.family(recipe.model.family)
     labels = card_labels(recipe.data.card)
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
     with accelerator.main_process_first():

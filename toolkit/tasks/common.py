@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from ..data import load_card
-from ..models import ModelFamily
+from ..models.base import ModelFamily
 from ..models.pretrained import (
     add_lora, checked_init_from, freeze, load_pretrained, parameter_counts, remote_code_trust,
 )

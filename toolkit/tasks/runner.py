@@ -126,7 +126,7 @@ def evaluate_saved(
     examples, ``evaluate(accelerator, model, loader)`` scores them. A run folder gets the result
     appended to its metrics.json and model card."""
     from ..data import load_corpus
-    from ..models import FAMILIES
+    from .. import registry
     from ..models.pretrained import load_pretrained, remote_code_trust, resolve_source
     from ..reporting.metrics import read_metrics, write_metrics
     from ..rundir import is_run_dir
@@ -135,7 +135,7 @@ def evaluate_saved(
     from .common import refresh_model_card
 
     card = card or recipe.data.card
-    family = FAMILIES[recipe.model.family]
+    family = registry.family(recipe.model.family)
     # A run folder's metrics.json gets the result appended: a damaged one stops us before the work.
     metrics = read_metrics(run_dir) if is_run_dir(run_dir) else {}
     # recipe.model.trust_remote_code is the user's --trust-remote-code (api.evaluate), never the folder's recipe.yaml.

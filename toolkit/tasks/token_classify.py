@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification
 
+from .. import registry
 from ..data.char_tags import FIXED_LABELS, TAGGERS
 from ..data.masking import IGNORE
 from ..data.ner import chunks
 from ..metrics import load_metric
-from ..models import FAMILIES
 from ..recipe import Recipe
 from ..training import make_accelerator
 from .base import Task
@@ -105,7 +105,7 @@ HEADLINES = {"ner": ("f1", "precision", "recall", "accuracy"), "pos": ("accuracy
 
 
 def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
-    family = FAMILIES[recipe.model.family]
+    family = registry.family(recipe.model.family)
     scheme = recipe.data.tags
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
     with accelerator.main_process_first():

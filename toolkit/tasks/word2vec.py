@@ -32,12 +32,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .. import registry
 from ..data import load_card, load_corpus, load_streaming_corpus
 from ..data.corpus import local_files
 from ..data.corpus import source_signature as corpus_signature
 from ..data.text import segment
 from ..errors import ToolkitError
-from ..models import FAMILIES
 from ..models.word2vec import Word2VecConfig, export_vectors, load_vectors, usable_cores
 from ..recipe import Recipe
 from ..reporting.metrics import read_metrics, write_metrics
@@ -322,7 +322,7 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
                            "processes; remove launch.accelerate_config from the recipe.")
     if getattr(recipe.model, "init_from", None) or getattr(recipe, "peft", None) is not None:
         raise ToolkitError("word2vec vectors are trained from scratch by gensim: model.init_from and peft do not apply.")
-    family = FAMILIES[recipe.model.family]
+    family = registry.family(recipe.model.family)
     config = Word2VecConfig(**family.config_fields(recipe.model.size, recipe.model.config))
     benchmarks = [parse_benchmark(spec) for spec in recipe.eval.metrics]  # fail before any work
 
@@ -379,7 +379,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
     ``max_batches`` does not apply (word2vec evaluation is not batched) and is ignored.
     """
     del max_batches
-    config = Word2VecConfig(**FAMILIES[recipe.model.family].config_fields(recipe.model.size, recipe.model.config))
+    config = Word2VecConfig(**registry.family(recipe.model.family).config_fields(recipe.model.size, recipe.model.config))
     benchmarks = [parse_benchmark(spec) for spec in recipe.eval.metrics]
     vectors = load_vectors(run_dir)
     if card and card != recipe.data.card:

@@ -1,11 +1,12 @@
-"""`toolkit compare` (runs side by side) and `toolkit embed` (ELMo contextual vectors)."""
+"""`toolkit compare`: several runs side by side (a table of headline metrics, sizes and times, and a
+plot of their training-loss curves)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from .errors import ToolkitError
+from ..errors import ToolkitError
 
 HEADLINE = ("perplexity", "forward_perplexity", "backward_perplexity", "accuracy", "f1")
 
@@ -21,8 +22,8 @@ def compare_runs(run_dirs: list[str | Path], plot: str | Path | None = None) -> 
 
 def compare_rows(run_dirs: list[str | Path]) -> tuple[list[dict], list[tuple[str, list[dict]]]]:
     """The table's rows and each run's (name, training-loss log)."""
-    from .reporting.metrics import read_metrics
-    from .rundir import read_run_recipe
+    from ..reporting.metrics import read_metrics
+    from ..rundir import read_run_recipe
 
     rows, curves = [], []
     for run_dir in map(Path, run_dirs):
@@ -101,73 +102,9 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def embed(model_dir: str | Path, text: str):
-    """Contextual vectors of ``text`` from an ELMo folder (a biLM or a downstream run).
-
-    Returns (layers, mixed, layer_weights): layers is (layers+1, chars, 2*dim); mixed is the
-    scalar mix of a downstream model (None for a bare biLM), layer_weights its learned mix.
-    """
-    import torch
-    from transformers import AutoModel
-
-    from .models.modeling_elmo import ElmoModel
-    from .models.pretrained import load_model_config, model_folder, read_model_type
-    from .tokenization import load_tokenizer
-
-    model_dir = model_folder(model_dir)
-    # The type first, read as data; ELMo folders then load through the toolkit's registered classes
-    # (trust_remote_code=False), never through the copy of the model code inside the folder.
-    try:
-        model_type = read_model_type(model_dir)
-    except (OSError, ValueError) as exc:
-        raise ToolkitError(f"embed: cannot read the config of '{model_dir}': {str(exc).splitlines()[0]}") from None
-    if model_type != "toolkit_elmo":
-        raise ToolkitError(f"{model_dir} is a {model_type} model, not an ELMo biLM or ELMo downstream run.")
-    config = load_model_config(model_dir, what="embed")
-    tokenizer = load_tokenizer(model_dir)
-    ids = torch.tensor([tokenizer.convert_tokens_to_ids(list(text))])
-    architecture = (config.architectures or ["ElmoModel"])[0]
-    if architecture == ElmoModel.__name__:
-        model, mixed, weights = AutoModel.from_pretrained(str(model_dir), trust_remote_code=False).eval(), None, None
-        with torch.no_grad():
-            layers = model(input_ids=ids).layers[:, 0]
-        return layers, mixed, weights
-    import transformers
-
-    from .models.elmo import AUTO_CLASSES
-
-    auto = next(name for name, (_, cls) in AUTO_CLASSES.items() if cls.__name__ == architecture)
-    model = getattr(transformers, auto).from_pretrained(str(model_dir), trust_remote_code=False).eval()
-    with torch.no_grad():
-        states = model.elmo(ids)
-        layers = torch.stack([torch.cat(pair, dim=-1) for pair in states])[:, 0]
-        mixed = model.mixed_features(ids)[0]
-    return layers, mixed, model.layer_weights()
-
-
-def cmd_embed(args) -> int:
-    layers, mixed, weights = embed(args.model_dir, args.text)
-    count, chars, width = layers.shape
-    print(f"{chars} characters; {count} layers (embedding + {count - 1} LSTM) of {width} dims (forward+backward): {tuple(layers.shape)}")
-    if mixed is not None:
-        print(f"scalar mix: {tuple(mixed.shape)}")
-    if args.layer_weights:
-        if weights is None:
-            print("This is a bare biLM: layer weights are learned by a downstream run (task elmo_classify or elmo_ner).")
-        else:
-            print("learned layer weights: " + ", ".join(f"{name} {value:.3f}" for name, value in weights.items()))
-    return 0
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser("compare", help="table of several runs' metrics, sizes and times, plus a loss-curve plot")
     p.add_argument("run_dirs", nargs="+", help="run folders")
     p.add_argument("--plot", default="compare_loss.png", help="PNG for the loss curves (default compare_loss.png; '' for none)")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     p.set_defaults(func=cmd_compare)
-
-    p = subparsers.add_parser("embed", help="ELMo contextual vectors of a sentence (shape, and the learned layer mix)")
-    p.add_argument("model_dir", help="an ELMo biLM run folder, or an elmo_classify / elmo_ner run folder")
-    p.add_argument("text")
-    p.add_argument("--layer-weights", action="store_true", help="print the learned softmax weight of each layer and gamma")
-    p.set_defaults(func=cmd_embed)

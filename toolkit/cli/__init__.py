@@ -1,0 +1,56 @@
+"""`toolkit` command line: a thin shell over toolkit.api.
+
+One module per group of commands, each adding its commands to the parser with ``register``:
+recipes (run, validate, recipes), data, inspect (generate, eval, fill-mask, predict, embed),
+compare, hub (push) and word2vec. Building the parser imports none of the heavy libraries;
+each command imports what it needs when it runs, inside ``main``'s handling of Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..errors import ToolkitError
+from . import compare, data, hub, inspect, recipes, word2vec
+
+EPILOG = """examples:
+  toolkit recipes
+  toolkit run recipes/gpt2/tiny_pretrain.yaml train.max_steps=200
+  toolkit generate runs/gpt2-tiny-pd98 --prompt 中国
+  toolkit data show peoples_daily_1998
+"""
+
+# The command groups, in the order `toolkit --help` lists their commands.
+COMMAND_GROUPS = (recipes, data, inspect, compare, hub, word2vec)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="toolkit", description="Train classic neural language models on Chinese text from YAML recipes.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in COMMAND_GROUPS:
+        group.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:  # Ctrl-C while parsing or importing (a command's first import takes seconds) is an interruption, not a crash
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except ToolkitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

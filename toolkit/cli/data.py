@@ -1,0 +1,44 @@
+"""`toolkit data list` and `toolkit data show`: the bundled data cards."""
+
+from __future__ import annotations
+
+import json
+
+
+def cmd_data_list(args) -> int:
+    from ..data import list_cards, load_card
+
+    for name in list_cards():
+        card = load_card(name)
+        where = card.source.hub or card.source.package or "local files"
+        print(f"{name:28s} {card.source.kind:8s} {where:24s} {card.size_note or ''}")
+    return 0
+
+
+def cmd_data_show(args) -> int:
+    from ..data import load_card, load_corpus
+
+    card = load_card(args.name)
+    print(card.model_dump_json(indent=2, exclude_none=True))
+    corpus = load_corpus(card, max_rows=args.max_rows)
+    print("\nsplits: " + ", ".join(f"{split} {len(ds):,} rows" for split, ds in corpus.items()))
+    print(f"columns: {', '.join(corpus['train'].column_names)}")
+    for row in corpus["train"].select(range(min(args.samples, len(corpus["train"])))):
+        shown = {k: (v[:80] + "…" if isinstance(v, str) and len(v) > 80 else v) for k, v in row.items()}
+        if "words" in shown:
+            shown["words"] = " ".join(shown["words"][:20])
+        if "pos" in shown:
+            shown["pos"] = " ".join(shown["pos"][:20])
+        print("  " + json.dumps(shown, ensure_ascii=False))
+    return 0
+
+
+def register(subparsers) -> None:
+    data = subparsers.add_parser("data", help="data cards: list, show").add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    p = data.add_parser("list", help="list the bundled data cards")
+    p.set_defaults(func=cmd_data_list)
+    p = data.add_parser("show", help="a card, its splits and sizes, and sample rows")
+    p.add_argument("name", help="card name or path to a card YAML")
+    p.add_argument("--samples", type=int, default=3, help="sample rows to print (default 3)")
+    p.add_argument("--max-rows", type=int, default=None, help="read only the first rows of the source")
+    p.set_defaults(func=cmd_data_show)

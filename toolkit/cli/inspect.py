@@ -1,0 +1,228 @@
+"""Try a trained model from the command line: `toolkit generate`, `predict`, `fill-mask`, `embed`
+and `eval`. Each command checks that the folder holds the kind of model it uses, and names the
+command that fits when it does not.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..errors import ToolkitError
+from .flags import add_trust_flag, positive_int
+
+# `toolkit generate` flags, one per GenerationSection field.
+GENERATION_FLAGS = ("max_new_tokens", "top_k", "top_p", "temperature", "repetition_penalty")
+
+
+def _flag(setting: str) -> str:
+    return "--" + setting.replace("_", "-")
+
+
+def cmd_generate(args) -> int:
+    from ..api import generate
+    from ..generation import SAMPLING_SETTINGS, checked_settings
+
+    # Flags left out are None: the recipe's eval.generation defaults apply.
+    settings = {k: getattr(args, k) for k in GENERATION_FLAGS if getattr(args, k) is not None}
+    settings["do_sample"] = not args.greedy
+    if args.greedy:  # the most likely token is the same at any temperature: sampling flags do not apply
+        ignored = [_flag(k) for k in SAMPLING_SETTINGS if k in settings]
+        if ignored:
+            print(f"note: --greedy picks the most likely token, so {', '.join(ignored)} "
+                  f"{'does' if len(ignored) == 1 else 'do'} not apply.", file=sys.stderr)
+    checked_settings(settings, name=_flag)  # before loading the model, naming the flag
+    for text in generate(args.run_dir, args.prompt, seed=args.seed, trust_remote_code=args.trust_remote_code, **settings):
+        print(text)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from ..api import evaluate
+
+    result = evaluate(args.run_dir, card=args.card, split=args.split, max_batches=args.max_batches,
+                      trust_remote_code=args.trust_remote_code)
+    print(", ".join(f"{k} {v:.4g}" for k, v in result.items()))
+    return 0
+
+
+
+
+def _pipeline(task: str, model: str, trust_remote_code: bool):
+    from transformers import pipeline
+
+    from ..models.pretrained import needs_trust_error, remote_code_trust
+
+    try:
+        return pipeline(task, model=model, trust_remote_code=remote_code_trust(model, trust_remote_code))
+    except (OSError, ValueError) as exc:
+        if "trust_remote_code" in str(exc):
+            raise needs_trust_error(task, model, "--trust-remote-code") from None
+        raise ToolkitError(f"Could not load a {task} model from '{model}': {str(exc).splitlines()[0]}") from None
+
+
+def _architecture(model: str, trust_remote_code: bool) -> tuple[str, str]:
+    """(source to load, the architecture its config.json names), after checking it is a model folder."""
+    from ..models.pretrained import load_model_config, model_folder
+
+    source = model_folder(model)
+    config = load_model_config(source, trust_remote_code)
+    return source, (config.architectures or ["(none named in config.json)"])[0]
+
+
+# What each kind of model folder is for: architecture name ending -> the command that uses it.
+COMMAND_FOR = {
+    "ForSequenceClassification": "predict", "ForTokenClassification": "predict",
+    "ForMaskedLM": "fill-mask", "ForPreTraining": "fill-mask",
+    "ForCausalLM": "generate", "LMHeadModel": "generate", "ElmoModel": "embed",
+}
+_USAGE = {"predict": "toolkit predict {dir} TEXT", "fill-mask": "toolkit fill-mask {dir} TEXT_WITH_[MASK]",
+          "generate": "toolkit generate {dir} --prompt TEXT", "embed": "toolkit embed {dir} TEXT"}
+
+
+def command_for(architecture: str) -> str | None:
+    """The toolkit command that uses a model of this architecture (None: none does)."""
+    return next((command for ending, command in COMMAND_FOR.items() if architecture.endswith(ending)), None)
+
+
+def _refuse(model: str, architecture: str, command: str, wants: str) -> ToolkitError:
+    """Why ``command`` does not apply to this folder, and which command does."""
+    fits = command_for(architecture)
+    instead = f"; for this model use `{_USAGE[fits].format(dir=model)}`" if fits else ""
+    return ToolkitError(f"{model} holds a {architecture}, not {wants}, so `toolkit {command}` cannot use it{instead}.")
+
+
+def cmd_fill_mask(args) -> int:
+    source, architecture = _architecture(args.run_dir, args.trust_remote_code)
+    if command_for(architecture) != "fill-mask":
+        raise _refuse(args.run_dir, architecture, "fill-mask", "a masked language model (such as BertForMaskedLM)")
+    fill = _pipeline("fill-mask", source, args.trust_remote_code)
+    if fill.tokenizer.mask_token not in args.text:
+        raise ToolkitError(f"The text has no {fill.tokenizer.mask_token} token to fill, e.g. 今天{fill.tokenizer.mask_token}气很好.")
+    results = fill(args.text, top_k=args.top_k)
+    groups = results if results and isinstance(results[0], list) else [results]
+    for number, group in enumerate(groups, start=1):
+        if len(groups) > 1:
+            print(f"mask {number}:")
+        for guess in group:
+            print(f"  {guess['token_str']}\t{guess['score']:.4f}\t{guess['sequence'].replace(' ', '')}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    source, architecture = _architecture(args.run_dir, args.trust_remote_code)
+    if architecture.endswith("ForTokenClassification"):
+        tagger = _pipeline("token-classification", source, args.trust_remote_code)
+        for text in args.text:
+            tags = [(item["word"], item["entity"], round(float(item["score"]), 4)) for item in tagger(text)]
+            print(json.dumps({"text": text, "tags": tags}, ensure_ascii=False))
+        return 0
+    # Any other architecture would get a new, untrained classification head: random labels.
+    if command_for(architecture) != "predict":
+        raise _refuse(args.run_dir, architecture, "predict", "a sequence or token classification model")
+    classify = _pipeline("text-classification", source, args.trust_remote_code)
+    for text in args.text:
+        best = classify(text)[0]
+        print(f"{best['label']}\t{best['score']:.4f}\t{text}")
+    return 0
+
+
+def embed(model_dir: str | Path, text: str):
+    """Contextual vectors of ``text`` from an ELMo folder (a biLM or a downstream run).
+
+    Returns (layers, mixed, layer_weights): layers is (layers+1, chars, 2*dim); mixed is the
+    scalar mix of a downstream model (None for a bare biLM), layer_weights its learned mix.
+    """
+    import torch
+    from transformers import AutoModel
+
+    from ..models.modeling_elmo import ElmoModel
+    from ..models.pretrained import load_model_config, model_folder, read_model_type
+    from ..tokenization import load_tokenizer
+
+    model_dir = model_folder(model_dir)
+    # The type first, read as data; ELMo folders then load through the toolkit's registered classes
+    # (trust_remote_code=False), never through the copy of the model code inside the folder.
+    try:
+        model_type = read_model_type(model_dir)
+    except (OSError, ValueError) as exc:
+        raise ToolkitError(f"embed: cannot read the config of '{model_dir}': {str(exc).splitlines()[0]}") from None
+    if model_type != "toolkit_elmo":
+        raise ToolkitError(f"{model_dir} is a {model_type} model, not an ELMo biLM or ELMo downstream run.")
+    config = load_model_config(model_dir, what="embed")
+    tokenizer = load_tokenizer(model_dir)
+    ids = torch.tensor([tokenizer.convert_tokens_to_ids(list(text))])
+    architecture = (config.architectures or ["ElmoModel"])[0]
+    if architecture == ElmoModel.__name__:
+        model, mixed, weights = AutoModel.from_pretrained(str(model_dir), trust_remote_code=False).eval(), None, None
+        with torch.no_grad():
+            layers = model(input_ids=ids).layers[:, 0]
+        return layers, mixed, weights
+    import transformers
+
+    from ..models.elmo import AUTO_CLASSES
+
+    auto = next(auto for auto, class_name in AUTO_CLASSES.items() if class_name == architecture)
+    model = getattr(transformers, auto).from_pretrained(str(model_dir), trust_remote_code=False).eval()
+    with torch.no_grad():
+        states = model.elmo(ids)
+        layers = torch.stack([torch.cat(pair, dim=-1) for pair in states])[:, 0]
+        mixed = model.mixed_features(ids)[0]
+    return layers, mixed, model.layer_weights()
+
+
+def cmd_embed(args) -> int:
+    layers, mixed, weights = embed(args.model_dir, args.text)
+    count, chars, width = layers.shape
+    print(f"{chars} characters; {count} layers (embedding + {count - 1} LSTM) of {width} dims (forward+backward): {tuple(layers.shape)}")
+    if mixed is not None:
+        print(f"scalar mix: {tuple(mixed.shape)}")
+    if args.layer_weights:
+        if weights is None:
+            print("This is a bare biLM: layer weights are learned by a downstream run (task elmo_classify or elmo_ner).")
+        else:
+            print("learned layer weights: " + ", ".join(f"{name} {value:.3f}" for name, value in weights.items()))
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("generate", help="continue a prompt with a trained causal LM")
+    p.add_argument("run_dir", help="run folder or model folder")
+    p.add_argument("--prompt", action="append", required=True, help="prompt text (repeatable)")
+    p.add_argument("--max-new-tokens", type=int, help="tokens to add, at least 1 (default 50; capped at the model's context)")
+    p.add_argument("--top-k", type=int, help="sample among the k likeliest tokens, 0 for all (default 50)")
+    p.add_argument("--top-p", type=float, help="nucleus sampling mass, in (0, 1] (default 0.95)")
+    p.add_argument("--temperature", type=float, help="above 0: lower is safer, higher more varied (default 1.0)")
+    p.add_argument("--repetition-penalty", type=float, help="above 0, 1 for none (default 1.0)")
+    p.add_argument("--greedy", action="store_true", help="pick the most likely token instead of sampling")
+    p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
+    add_trust_flag(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = subparsers.add_parser("eval", help="re-evaluate a run folder on a card's split")
+    p.add_argument("run_dir")
+    p.add_argument("--card", default=None, help="data card (default: the run's own)")
+    p.add_argument("--split", default="test", help="split to evaluate (default test)")
+    p.add_argument("--max-batches", type=positive_int, default=None, help="cap on evaluation batches, at least 1 (default: all)")
+    add_trust_flag(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = subparsers.add_parser("fill-mask", help="top predictions for [MASK] with a BERT run folder")
+    p.add_argument("run_dir")
+    p.add_argument("text", help='text with [MASK], e.g. "今天[MASK]气很好"')
+    p.add_argument("--top-k", type=int, default=5)
+    add_trust_flag(p)
+    p.set_defaults(func=cmd_fill_mask)
+
+    p = subparsers.add_parser("predict", help="label (and probability) of texts with a classification or tagging run folder")
+    p.add_argument("run_dir")
+    p.add_argument("text", nargs="+", help="one or more texts")
+    add_trust_flag(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = subparsers.add_parser("embed", help="ELMo contextual vectors of a sentence (shape, and the learned layer mix)")
+    p.add_argument("model_dir", help="an ELMo biLM run folder, or an elmo_classify / elmo_ner run folder")
+    p.add_argument("text")
+    p.add_argument("--layer-weights", action="store_true", help="print the learned softmax weight of each layer and gamma")
+    p.set_defaults(func=cmd_embed)
