@@ -93,6 +93,22 @@ def _check_no_links_leaving(run_dir: Path) -> None:
         )
 
 
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why the Hub would refuse ``repo_id`` as a model repository (None: it would take it): the
+    rule push applies, also checked when a recipe with hub.repo_id is validated."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if repo_id.count("/") != 1:
+        return "it must look like user/name or org/name"
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        return ("its parts may use letters, digits, '-', '_' and '.', must not start or end with '-' or '.', "
+                "and it may be at most 96 characters long")
+    return None
+
+
 def push_run(run_dir: str | Path, repo_id: str, private: bool = True, revision: str | None = None,
              commit_message: str | None = None, dry_run: bool = False) -> str | None:
     """Create ``repo_id`` if needed and upload the run folder; returns the URL (None on dry run)."""
@@ -103,8 +119,9 @@ def push_run(run_dir: str | Path, repo_id: str, private: bool = True, revision: 
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file() and not (run_dir / "README.md").is_file():
         raise ToolkitError(f"{run_dir} is not a finished run folder (no config.json or README.md); nothing to push.")
-    if "/" not in repo_id or repo_id.count("/") != 1:
-        raise ToolkitError(f"--repo-id '{repo_id}' must look like user/name or org/name.")
+    problem = repo_id_problem(repo_id)
+    if problem:
+        raise ToolkitError(f"--repo-id '{repo_id}' is not a Hub repository id: {problem}.")
     _check_no_links_leaving(run_dir)
     files = files_to_upload(run_dir)
     token = get_token()
