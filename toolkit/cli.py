@@ -9,6 +9,7 @@ import sys
 
 from . import cli_bert, cli_rnn, cli_word2vec
 from .errors import ToolkitError
+from .recipe import SEED_LIMIT
 
 EPILOG = """examples:
   toolkit recipes
@@ -141,6 +142,40 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def whole_number(low: int, below: int | None = None, limit_text: str | None = None):
+    """argparse type for a whole number with ``low <= value`` (and ``value < below``); argparse
+    names the flag in its error. ``limit_text`` writes ``below`` as the user knows it (2**32)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < low or (below is not None and value >= below):
+            upper = f" and below {limit_text or below}" if below is not None else ""
+            raise argparse.ArgumentTypeError(f"{value} is not allowed: give a whole number of at least {low}{upper}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+class _SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser; with ``intermixed`` set, its positionals may come after its flags too
+    (`toolkit run RECIPE --resume train.max_steps=6`), as argparse's parse_intermixed_args allows."""
+
+    intermixed = False
+    _parsing = False  # parse_known_intermixed_args calls parse_known_args itself
+
+    def parse_known_args(self, args=None, namespace=None):
+        if not self.intermixed or self._parsing:
+            return super().parse_known_args(args, namespace)
+        self._parsing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._parsing = False
+
+
 def add_trust_flag(parser: argparse.ArgumentParser) -> None:
     """The only way to let a model folder run its own code (auto_map): the folder, and the
     recipe.yaml inside it, never decide that."""
@@ -154,15 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="toolkit", description="Train classic neural language models on Chinese text from YAML recipes.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_SubcommandParser)
 
     p = sub.add_parser("run", help="train and evaluate what a recipe says")
+    p.intermixed = True  # overrides may follow --resume
     p.add_argument("recipe", help="recipe file or bundled name (gpt2/tiny_pretrain)")
     p.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. train.max_steps=200")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check a recipe without running it")
+    p.intermixed = True  # overrides may follow --show
     p.add_argument("recipe")
     p.add_argument("overrides", nargs="*")
     p.add_argument("--show", action="store_true", help="print the resolved recipe")
@@ -177,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("show", help="a card, its splits and sizes, and sample rows")
     p.add_argument("name", help="card name or path to a card YAML")
     p.add_argument("--samples", type=int, default=3, help="sample rows to print (default 3)")
-    p.add_argument("--max-rows", type=int, default=None, help="read only the first rows of the source")
+    p.add_argument("--max-rows", type=whole_number(1), default=None, help="read only the first rows of the source (at least 1)")
     p.set_defaults(func=cmd_data_show)
 
     p = sub.add_parser("generate", help="continue a prompt with a trained causal LM")
@@ -189,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, help="above 0: lower is safer, higher more varied (default 1.0)")
     p.add_argument("--repetition-penalty", type=float, help="above 0, 1 for none (default 1.0)")
     p.add_argument("--greedy", action="store_true", help="pick the most likely token instead of sampling")
-    p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
+    p.add_argument("--seed", type=whole_number(0, SEED_LIMIT, "2**32"), default=None,
+                   help="seed for reproducible sampling (0 <= seed < 2**32)")
     add_trust_flag(p)
     p.set_defaults(func=cmd_generate)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from .errors import ToolkitError
 
@@ -51,14 +52,87 @@ def _refuse(model: str, architecture: str, command: str, wants: str) -> ToolkitE
     return ToolkitError(f"{model} holds a {architecture}, not {wants}, so `toolkit {command}` cannot use it{instead}.")
 
 
+def _note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)
+
+
+def _refuse_empty(texts: list[str], command: str, example: str) -> None:
+    """An empty text would be classified (or filled) from the special tokens alone."""
+    for number, text in enumerate(texts, start=1):
+        if not text.strip():
+            which = f"text {number} of {len(texts)}" if len(texts) > 1 else "the text"
+            raise ToolkitError(f"`toolkit {command}`: {which} is empty or only spaces; give some text, e.g. {example}.")
+
+
+def _note_unknown(tokenizer, text: str) -> None:
+    from .generation import unknown_characters_note
+
+    # The pipelines read special tokens typed in the text ([MASK]) as such, so the check does too.
+    note = unknown_characters_note(tokenizer, text, f"the model sees {tokenizer.unk_token or 'nothing'} in their place",
+                                   split_special_tokens=False)
+    if note:
+        _note(note)
+
+
+def _positions(model) -> int | None:
+    """The most tokens the model takes (special tokens included); None when it has no limit."""
+    return getattr(model.config, "max_position_embeddings", None)
+
+
+def _cut_to_fit(tokenizer, text: str, limit: int) -> tuple[str, int]:
+    """(the start of ``text`` whose tokens fit ``limit`` with the special tokens, its token count
+    without them). The text is cut by its tokens' character offsets, so no token is split."""
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    room = limit - tokenizer.num_special_tokens_to_add(pair=False)
+    return (text if len(offsets) <= room else text[: offsets[room - 1][1]]), len(offsets)
+
+
+def _fit_for_predict(tokenizer, model, text: str) -> str:
+    """The text, or its start when it is longer than the model takes (with a note)."""
+    limit = _positions(model)
+    if limit is None:
+        return text
+    kept, tokens = _cut_to_fit(tokenizer, text, limit)
+    if kept != text:
+        _note(f"the text has {tokens} tokens and the model takes {limit} with its special tokens: "
+              f"predicting from its first {len(kept)} characters.")
+    return kept
+
+
+def _fit_for_fill_mask(tokenizer, model, text: str) -> str:
+    """The text, or its start when longer than the model takes (with a note); refused when a
+    [MASK] would be cut off."""
+    limit = _positions(model)
+    if limit is None:
+        return text
+    kept, tokens = _cut_to_fit(tokenizer, text, limit)
+    if kept == text:
+        return text
+    mask = tokenizer.mask_token
+    if text.count(mask) != kept.count(mask):
+        raise ToolkitError(
+            f"The text has {tokens} tokens, but the model takes {limit} with its special tokens, and a {mask} lies "
+            f"past them: move each {mask} into the first {len(kept)} characters, or shorten the text.")
+    _note(f"the text has {tokens} tokens and the model takes {limit} with its special tokens: filling "
+          f"the {mask} from its first {len(kept)} characters.")
+    return kept
+
+
 def cmd_fill_mask(args) -> int:
+    _refuse_empty([args.text], "fill-mask", "今天[MASK]气很好")
     source, architecture = _architecture(args.run_dir, args.trust_remote_code)
     if command_for(architecture) != "fill-mask":
         raise _refuse(args.run_dir, architecture, "fill-mask", "a masked language model (such as BertForMaskedLM)")
     fill = _pipeline("fill-mask", source, args.trust_remote_code)
     if fill.tokenizer.mask_token not in args.text:
         raise ToolkitError(f"The text has no {fill.tokenizer.mask_token} token to fill, e.g. 今天{fill.tokenizer.mask_token}气很好.")
-    results = fill(args.text, top_k=args.top_k)
+    _note_unknown(fill.tokenizer, args.text)
+    text = _fit_for_fill_mask(fill.tokenizer, fill.model, args.text)
+    vocabulary = fill.model.config.vocab_size
+    top_k = min(args.top_k, vocabulary)
+    if top_k < args.top_k:
+        _note(f"--top-k {args.top_k} is more than the {vocabulary} tokens of the vocabulary: showing all {vocabulary}.")
+    results = fill(text, top_k=top_k)
     groups = results if results and isinstance(results[0], list) else [results]
     for number, group in enumerate(groups, start=1):
         if len(groups) > 1:
@@ -69,10 +143,13 @@ def cmd_fill_mask(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    _refuse_empty(args.text, "predict", "这家酒店很好")
     source, architecture = _architecture(args.run_dir, args.trust_remote_code)
     if architecture.endswith("ForTokenClassification"):
         tagger = _pipeline("token-classification", source, args.trust_remote_code)
         for text in args.text:
+            _note_unknown(tagger.tokenizer, text)
+            text = _fit_for_predict(tagger.tokenizer, tagger.model, text)
             tags = [(item["word"], item["entity"], round(float(item["score"]), 4)) for item in tagger(text)]
             print(json.dumps({"text": text, "tags": tags}, ensure_ascii=False))
         return 0
@@ -81,18 +158,20 @@ def cmd_predict(args) -> int:
         raise _refuse(args.run_dir, architecture, "predict", "a sequence or token classification model")
     classify = _pipeline("text-classification", source, args.trust_remote_code)
     for text in args.text:
-        best = classify(text)[0]
+        _note_unknown(classify.tokenizer, text)
+        best = classify(_fit_for_predict(classify.tokenizer, classify.model, text))[0]
         print(f"{best['label']}\t{best['score']:.4f}\t{text}")
     return 0
 
 
 def register(subparsers) -> None:
-    from .cli import add_trust_flag
+    from .cli import add_trust_flag, whole_number
 
     p = subparsers.add_parser("fill-mask", help="top predictions for [MASK] with a BERT run folder")
     p.add_argument("run_dir")
     p.add_argument("text", help='text with [MASK], e.g. "今天[MASK]气很好"')
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=whole_number(1), default=5,
+                   help="guesses per [MASK], at least 1 (default 5; capped at the vocabulary size)")
     add_trust_flag(p)
     p.set_defaults(func=cmd_fill_mask)
 
