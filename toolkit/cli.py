@@ -109,6 +109,7 @@ def cmd_generate(args) -> int:
             print(f"note: --greedy picks the most likely token, so {', '.join(ignored)} "
                   f"{'does' if len(ignored) == 1 else 'do'} not apply.", file=sys.stderr)
     checked_settings(settings, name=_flag)  # before loading the model, naming the flag
+    cli_bert.refuse_other_models(args.run_dir, "generate", "a causal language model (such as GPT2LMHeadModel)")
     for text in generate(args.run_dir, args.prompt, seed=args.seed, trust_remote_code=args.trust_remote_code, **settings):
         print(text)
     return 0

@@ -45,6 +45,23 @@ def command_for(architecture: str) -> str | None:
     return next((command for ending, command in COMMAND_FOR.items() if architecture.endswith(ending)), None)
 
 
+def refuse_other_models(model: str, command: str, wants: str) -> None:
+    """Refuse ``command`` on a folder whose config.json names an architecture another command
+    uses (an ELMo biLM for generate), naming that command. The config is read as data, before any
+    loading; a folder without a readable one (a LoRA adapter) is left to the loading to judge."""
+    from transformers import PretrainedConfig
+
+    from .models.pretrained import model_folder
+
+    try:
+        config, _ = PretrainedConfig.get_config_dict(model_folder(model))
+    except (OSError, ValueError):
+        return
+    architecture = (config.get("architectures") or [""])[0]
+    if command_for(architecture) not in (None, command):
+        raise _refuse(model, architecture, command, wants)
+
+
 def _refuse(model: str, architecture: str, command: str, wants: str) -> ToolkitError:
     """Why ``command`` does not apply to this folder, and which command does."""
     fits = command_for(architecture)

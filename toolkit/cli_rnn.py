@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from .errors import ToolkitError
@@ -110,10 +111,13 @@ def embed(model_dir: str | Path, text: str):
     import torch
     from transformers import AutoModel
 
+    from .generation import unknown_characters_note
     from .models.modeling_elmo import ElmoModel
     from .models.pretrained import load_model_config, model_folder, read_model_type
     from .tokenization import load_tokenizer
 
+    if not text.strip():  # no characters, no vectors: torch would fail on an empty id tensor
+        raise ToolkitError("`toolkit embed`: the text is empty or only spaces; give a sentence, e.g. 今天天气很好.")
     model_dir = model_folder(model_dir)
     # The type first, read as data; ELMo folders then load through the toolkit's registered classes
     # (trust_remote_code=False), never through the copy of the model code inside the folder.
@@ -125,6 +129,9 @@ def embed(model_dir: str | Path, text: str):
         raise ToolkitError(f"{model_dir} is a {model_type} model, not an ELMo biLM or ELMo downstream run.")
     config = load_model_config(model_dir, what="embed")
     tokenizer = load_tokenizer(model_dir)
+    note = unknown_characters_note(tokenizer, text, f"their vectors are those of {tokenizer.unk_token or 'nothing'}")
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     ids = torch.tensor([tokenizer.convert_tokens_to_ids(list(text))])
     architecture = (config.architectures or ["ElmoModel"])[0]
     if architecture == ElmoModel.__name__:
