@@ -143,6 +143,9 @@ def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
 
     if max_batches is not None and max_batches < 1:
         raise ToolkitError(f"max_batches {max_batches} is not allowed: give at least 1, or None for all batches.")
+    if card is not None and not card.strip():  # an empty name must not quietly mean the run's own card
+        raise ToolkitError(f"The card name (--card) {card!r} is empty: give a card name or path "
+                           f"(see `toolkit data list`), or leave --card out to use the run's own card.")
     if is_run_dir(run_dir):  # its task checks its own files (word2vec runs have no config.json)
         recipe = read_run_recipe(run_dir)
     else:  # a missing or empty folder is named before any talk of recipes or cards

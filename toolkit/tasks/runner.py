@@ -119,13 +119,14 @@ def _weight_files(run_dir: Path) -> list[Path]:
 
 
 def evaluate_saved(
-    run_dir: Path, recipe: Recipe, split: str, card: str | None, auto_class, *,
+    run_dir: Path, recipe: Recipe, split: str, card: str | None, auto_class, *, view: str,
     examples: Callable[[Any, Any], Any], collate: Callable, evaluate: Callable, pipeline_tag: str, usage: str,
 ) -> dict[str, float]:
-    """Re-evaluate a saved model folder: ``examples(corpus_split, tokenizer)`` makes the task's
-    examples, ``evaluate(accelerator, model, loader)`` scores them. A run folder gets the result
-    appended to its metrics.json and model card."""
-    from ..data import load_corpus
+    """Re-evaluate a saved model folder on the ``view`` of a card's split: ``examples(corpus_split,
+    tokenizer)`` makes the task's examples, ``evaluate(accelerator, model, loader)`` scores them. A
+    run folder gets the result appended to its metrics.json and model card."""
+    from ..data import load_card, load_corpus
+    from ..data.corpus import check_view
     from ..models import FAMILIES
     from ..models.pretrained import load_pretrained, remote_code_trust, resolve_source
     from ..reporting.metrics import read_metrics, write_metrics
@@ -135,6 +136,7 @@ def evaluate_saved(
     from .common import refresh_model_card
 
     card = card or recipe.data.card
+    check_view(load_card(card), view)  # labels, documents, tags: before the model and corpus are loaded
     family = FAMILIES[recipe.model.family]
     # A run folder's metrics.json gets the result appended: a damaged one stops us before the work.
     metrics = read_metrics(run_dir) if is_run_dir(run_dir) else {}
@@ -142,7 +144,7 @@ def evaluate_saved(
     trust = recipe.model.trust_remote_code
     model = family.prepare(load_pretrained(str(run_dir), auto_class, family, trust, how_to_trust="--trust-remote-code"))
     tokenizer = load_tokenizer(resolve_source(str(run_dir)), trust_remote_code=remote_code_trust(str(run_dir), trust))
-    corpus = load_corpus(card, max_rows=recipe.data.max_rows)
+    corpus = load_corpus(card, view=view, max_rows=recipe.data.max_rows)
     if split not in corpus:
         raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
     accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir), track=False)
