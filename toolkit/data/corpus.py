@@ -163,7 +163,7 @@ def check_view(card: DataCard, view: str) -> None:
         needs = [column for column in VIEWS[view] if column not in {c for v in card.views for c in VIEWS[v]}]
         how = f" ({'; '.join(HOW_TO_GET[c] for c in needs if c in HOW_TO_GET)})" if needs else ""
         raise DataError(
-            f"Data card '{card.name}' does not provide the '{view}' view ({', '.join(VIEWS[view])}) that this needs; "
+            f"Data card '{card.name}' does not provide the '{view}' view ({', '.join(VIEWS[view])}) that the task needs; "
             f"it provides: {', '.join(card.views)}{how}."
         )
 
