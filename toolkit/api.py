@@ -28,15 +28,35 @@ def _launched_by_accelerate() -> bool:
     return "LOCAL_RANK" in os.environ or "ACCELERATE_LAUNCHED" in os.environ or "WORLD_SIZE" in os.environ
 
 
+def accelerate_config_file(config: str) -> Path:
+    """The file launch.accelerate_config names (a path, or a bundled config's name), checked to be
+    a YAML mapping: `validate` and `run` refuse a bad one before anything is launched."""
+    import yaml
+
+    from .paths import bundled_dir
+    from .yamlfile import describe_yaml_error, load_user_yaml
+
+    path = Path(config).expanduser()
+    if not path.is_file():
+        path = bundled_dir("accelerate_configs") / Path(config).name
+    if not path.is_file():
+        raise ToolkitError(f"launch.accelerate_config: no such file '{config}' (see accelerate_configs/).")
+    try:
+        data = load_user_yaml(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ToolkitError(f"launch.accelerate_config: {path} is not valid YAML{describe_yaml_error(exc)}; "
+                           f"write it with `accelerate config` or start from accelerate_configs/.") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ToolkitError(f"launch.accelerate_config: cannot read {path} as text ({exc}).") from None
+    if not isinstance(data, dict):
+        raise ToolkitError(f"launch.accelerate_config: {path} holds {type(data).__name__}, not a YAML mapping of "
+                           f"accelerate settings (compute_environment, num_processes ...; see accelerate_configs/).")
+    return path
+
+
 def _relaunch(recipe: Recipe, config: str, resume: bool) -> RunResult:
     """Run this recipe under `accelerate launch --config_file config` in child processes."""
-    from .paths import bundled_dir
-
-    config_path = Path(config)
-    if not config_path.is_file():
-        config_path = bundled_dir("accelerate_configs") / Path(config).name
-    if not config_path.is_file():
-        raise ToolkitError(f"launch.accelerate_config: no such file '{config}' (see accelerate_configs/).")
+    config_path = accelerate_config_file(config)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as handle:
         handle.write(recipe.to_yaml())
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_path),

@@ -36,6 +36,10 @@ def cmd_validate(args) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides)
     check_card_files(recipe.data.card)  # what `run` checks before it makes the run folder
+    if recipe.launch.accelerate_config:
+        from .api import accelerate_config_file
+
+        accelerate_config_file(recipe.launch.accelerate_config)
     print(f"{args.recipe}: valid ({recipe.task}, {recipe.model.family}, card {recipe.data.card}, output {recipe.output.dir})")
     if args.show:
         print(recipe.to_yaml())
