@@ -195,7 +195,7 @@ def test_resume_from_a_damaged_checkpoint_names_folder_file_and_the_older_one(cl
     spoil(damaged / name)
     before = snapshot(tmp_path, skip=gpt2_copy)
     result = cli("run", "gpt2/tiny_pretrain", *TINY_GPT2, f"output.dir={gpt2_copy}", "train.max_steps=9", "--resume")
-    assert_clear_error(result, "damaged checkpoint", str(damaged), name, "step-3")
+    assert_clear_error(result, "Damaged checkpoint", str(damaged), name, "step-3")
     assert snapshot(tmp_path, skip=gpt2_copy) == before
     assert (gpt2_copy / "checkpoints" / "step-3").is_dir()
 
