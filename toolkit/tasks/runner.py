@@ -4,6 +4,7 @@ only, so they describe those in a ``Training`` and hand it to ``train_and_save``
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,8 +43,44 @@ class Training:
     carry: tuple[str, ...] = ()  # entries of the last evaluation copied to metrics.json's top level
 
 
+# Examples hashed by data_fingerprint: evenly spaced, so a change anywhere in a small corpus and a
+# reordered or resized large one are both seen, at the cost of reading a few dozen rows.
+FINGERPRINT_ROWS = 64
+
+
+def data_fingerprint(dataset) -> str:
+    """A hash of the number of training examples and of FINGERPRINT_ROWS of them, evenly spaced:
+    the same corpus, read and tokenized the same way, gives the same fingerprint."""
+    count = len(dataset)
+    digest = hashlib.sha256(str(count).encode())
+    step = max(1, count // FINGERPRINT_ROWS)
+    for index in sorted({*range(0, count, step), count - 1} - {-1}):
+        row = dataset[index]
+        digest.update(json.dumps(row, sort_keys=True, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)).encode())
+    return digest.hexdigest()
+
+
+def check_same_data(run_dir: Path, fingerprint: str, card: str) -> None:
+    """Refuse to resume on training data other than what the latest checkpoint was trained on
+    (checkpoints from before fingerprints were saved are not checked)."""
+    from ..training import latest_checkpoint
+    from ..training.checkpoints import LoopState
+
+    checkpoint = latest_checkpoint(run_dir)
+    saved = LoopState.read(checkpoint).data_fingerprint if checkpoint else None
+    if saved is not None and saved != fingerprint:
+        raise ToolkitError(
+            f"Cannot resume {run_dir}: the corpus of data card {card} changed since the run started (its training "
+            f"examples differ from those {checkpoint.name} was trained on), so the resumed run would not continue "
+            f"the same training. Restore the corpus as it was, or start a new run with another output.dir."
+        )
+
+
 def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, resume: bool, callbacks=()) -> RunOutcome:
     """Train with the shared loop, save the model folder and write metrics and the model card."""
+    fingerprint = data_fingerprint(parts.train_dataset)
+    if resume:
+        check_same_data(Path(run_dir), fingerprint, recipe.data.card)
     train_dl = DataLoader(
         parts.train_dataset, batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
         collate_fn=parts.collate, num_workers=recipe.train.num_workers,
@@ -77,6 +114,7 @@ def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, 
         accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler, train_dataloader=train_dl,
         train=recipe.train, run_dir=run_dir, evaluate=lambda m: parts.evaluate(accelerator, m, eval_dl),
         loss_fn=parts.loss_fn, resume=resume, callbacks=callbacks, evaluate_first=bool(recipe.model.init_from),
+        data_fingerprint=fingerprint,
     )
     metrics: dict[str, Any] = {}
     if accelerator.is_main_process:
