@@ -29,15 +29,35 @@ def _launched_by_accelerate() -> bool:
     return "LOCAL_RANK" in os.environ or "ACCELERATE_LAUNCHED" in os.environ or "WORLD_SIZE" in os.environ
 
 
+def accelerate_config_file(config: str) -> Path:
+    """The file launch.accelerate_config names (a path, or a bundled config's name), checked to be
+    a YAML mapping: `validate` and `run` refuse a bad one before anything is launched."""
+    import yaml
+
+    from .paths import bundled_dir
+    from .yamlfile import describe_yaml_error, load_user_yaml
+
+    path = Path(config).expanduser()
+    if not path.is_file():
+        path = bundled_dir("accelerate_configs") / Path(config).name
+    if not path.is_file():
+        raise ToolkitError(f"launch.accelerate_config: no such file '{config}' (see accelerate_configs/).")
+    try:
+        data = load_user_yaml(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ToolkitError(f"launch.accelerate_config: {path} is not valid YAML{describe_yaml_error(exc)}; "
+                           f"write it with `accelerate config` or start from accelerate_configs/.") from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ToolkitError(f"launch.accelerate_config: cannot read {path} as text ({exc}).") from None
+    if not isinstance(data, dict):
+        raise ToolkitError(f"launch.accelerate_config: {path} holds {type(data).__name__}, not a YAML mapping of "
+                           f"accelerate settings (compute_environment, num_processes ...; see accelerate_configs/).")
+    return path
+
+
 def _relaunch(recipe: Recipe, config: str, resume: bool) -> RunResult:
     """Run this recipe under `accelerate launch --config_file config` in child processes."""
-    from .paths import bundled_dir
-
-    config_path = Path(config)
-    if not config_path.is_file():
-        config_path = bundled_dir("accelerate_configs") / Path(config).name
-    if not config_path.is_file():
-        raise ToolkitError(f"launch.accelerate_config: no such file '{config}' (see accelerate_configs/).")
+    config_path = accelerate_config_file(config)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as handle:
         handle.write(recipe.to_yaml())
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_path),
@@ -144,6 +164,9 @@ def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
 
     if max_batches is not None and max_batches < 1:
         raise ToolkitError(f"max_batches {max_batches} is not allowed: give at least 1, or None for all batches.")
+    if card is not None and not card.strip():  # an empty name must not quietly mean the run's own card
+        raise ToolkitError(f"The card name (--card) {card!r} is empty: give a card name or path "
+                           f"(see `toolkit data list`), or leave --card out to use the run's own card.")
     if is_run_dir(run_dir):  # its task checks its own files (word2vec runs have no config.json)
         recipe = read_run_recipe(run_dir)
     else:  # a missing or empty folder is named before any talk of recipes or cards

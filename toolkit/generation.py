@@ -84,10 +84,12 @@ def fit_to_context(prompt_tokens: int, new_tokens: int, context: int | None) -> 
     return kept, context - kept
 
 
-def unknown_characters(tokenizer, text: str) -> list[str]:
+def unknown_characters(tokenizer, text: str, split_special_tokens: bool = True) -> list[str]:
     """Characters of ``text`` that the tokenizer maps to its unknown token or drops, in order of
-    first appearance (spaces aside): they cannot come back in the decoded output."""
-    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    first appearance (spaces aside): they cannot come back in the decoded output. With
+    ``split_special_tokens`` (how prompts are encoded) a typed [PAD] or <|endoftext|> is plain text."""
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                        split_special_tokens=split_special_tokens)
     covered = [False] * len(text)
     lost = set()
     for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"]):
@@ -99,6 +101,16 @@ def unknown_characters(tokenizer, text: str) -> list[str]:
     return list(dict.fromkeys(text[i] for i in sorted(lost)))
 
 
+def unknown_characters_note(tokenizer, text: str, consequence: str, split_special_tokens: bool = True) -> str | None:
+    """'the tokenizer does not know '😀' (mapped to [UNK]), so CONSEQUENCE', or None when it knows
+    every character (or, being a slow tokenizer, cannot say)."""
+    unknown = unknown_characters(tokenizer, text, split_special_tokens) if tokenizer.is_fast else []
+    if not unknown:
+        return None
+    return (f"the tokenizer does not know {', '.join(repr(c) for c in unknown)} (mapped to "
+            f"{tokenizer.unk_token or 'nothing'}), so {consequence}.")
+
+
 def _notice(message: str) -> None:
     print(f"note: {message}", file=sys.stderr)
 
@@ -106,11 +118,12 @@ def _notice(message: str) -> None:
 def _encode_prompt(model, tokenizer, prompt: str, max_new_tokens: int) -> tuple[dict, int]:
     """The prompt's token ids (cut from the left to fit the context, with a notice) and how
     many new tokens fit after it."""
-    unknown = unknown_characters(tokenizer, prompt) if tokenizer.is_fast else []
+    unknown = unknown_characters_note(tokenizer, prompt, "they are missing from the printed text")
     if unknown:
-        _notice(f"the tokenizer does not know {', '.join(repr(c) for c in unknown)} (mapped to "
-                f"{tokenizer.unk_token or 'nothing'}), so they are missing from the printed text.")
-    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        _notice(unknown)
+    # What the user typed is text: a typed [PAD] or <|endoftext|> is not the special token, which
+    # decoding would drop from the printed text without a word.
+    ids = tokenizer(prompt, add_special_tokens=False, split_special_tokens=True)["input_ids"]
     if not ids:  # an empty prompt starts from the start token
         ids = [tokenizer.bos_token_id]
     context = context_length(model)

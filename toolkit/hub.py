@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from .errors import ToolkitError
+from .recipe import repo_id_problem
 from .rundir import NOT_FOR_UPLOAD
 
 
@@ -103,8 +104,9 @@ def push_run(run_dir: str | Path, repo_id: str, private: bool = True, revision: 
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file() and not (run_dir / "README.md").is_file():
         raise ToolkitError(f"{run_dir} is not a finished run folder (no config.json or README.md); nothing to push.")
-    if "/" not in repo_id or repo_id.count("/") != 1:
-        raise ToolkitError(f"--repo-id '{repo_id}' must look like user/name or org/name.")
+    problem = repo_id_problem(repo_id)
+    if problem:
+        raise ToolkitError(f"--repo-id '{repo_id}' is not a Hub repository id: {problem}.")
     _check_no_links_leaving(run_dir)
     files = files_to_upload(run_dir)
     token = get_token()

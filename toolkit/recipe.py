@@ -9,11 +9,15 @@ is checked by ``toolkit.registry.check_recipe``, and ``toolkit.registry.load_rec
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from .errors import RecipeError, did_you_mean
 from .paths import bundled_dir
@@ -25,10 +29,46 @@ def _yaml_no(value: Any) -> Any:
     return "no" if value is False else value
 
 
+def _number_kind(annotation: Any) -> str | None:
+    """'a whole number' or 'a number' for a field of int or float (possibly optional) that takes no
+    bool; None for any other field."""
+    options = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,)
+    if bool in options:
+        return None
+    return "a whole number" if int in options else "a number" if float in options else None
+
+
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why the Hub would refuse ``repo_id`` as a model repository (None: it would take it): the
+    rule push applies, also checked when a recipe with hub.repo_id is validated."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if repo_id.count("/") != 1:
+        return "it must look like user/name or org/name"
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        return ("its parts may use letters, digits, '-', '_' and '.', must not start or end with '-' or '.', "
+                "and it may be at most 96 characters long")
+    return None
+
+
+
 class _Section(BaseModel):
     # allow_inf_nan=False: an lr, eps or temperature of inf/nan passes every bound check (nan
     # compares false) and trains to a NaN model; every float field of every section is finite.
     model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # YAML reads yes/no/on/off/true/false as booleans, and pydantic would take them as 1 and 0:
+        # `train.batch_size=yes` must not quietly train with batches of one.
+        kind = _number_kind(cls.model_fields[info.field_name].annotation) if isinstance(value, bool) else None
+        if kind:
+            raise PydanticCustomError("bool_for_number", "input should be {kind}, not true/false", {"kind": kind})
+        return value
 
 
 # Adam's betas are decay rates of running averages: 1 or more never forgets, below 0 diverges.
@@ -145,6 +185,17 @@ class EvalSection(_Section):
     samples: list[str] = Field(default_factory=list, description="Prompts generated at each eval.")
     generation: GenerationSection = Field(default_factory=GenerationSection)
 
+    @field_validator("samples")
+    @classmethod
+    def _samples_have_text(cls, samples: list[str]) -> list[str]:
+        # An empty prompt would be printed as if the sample continued it, while the model starts from
+        # a special token (or from spaces the tokenizer drops): refused rather than shown misleadingly.
+        empty = [number for number, prompt in enumerate(samples, start=1) if not prompt.strip()]
+        if empty:
+            raise ValueError(f"eval.samples: sample {empty[0]} of {len(samples)} is empty or only spaces; give each "
+                             f"sample some prompt text (e.g. 中国), or leave it out")
+        return samples
+
 
 class LaunchSection(_Section):
     accelerate_config: str | None = Field(
@@ -162,6 +213,15 @@ class HubSection(_Section):
     repo_id: str | None = None
     private: bool = True
     license: str = "apache-2.0"
+
+    @field_validator("repo_id")
+    @classmethod
+    def _repo_id_push_takes(cls, repo_id: str | None) -> str | None:
+
+        problem = repo_id_problem(repo_id) if repo_id is not None else None
+        if problem:
+            raise ValueError(f"hub.repo_id '{repo_id}' is not a Hub repository id: {problem}")
+        return repo_id
 
 
 class Recipe(_Section):

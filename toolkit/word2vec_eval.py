@@ -176,9 +176,10 @@ class AnalogyScore:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def summary(self) -> dict[str, float]:
-        """Accuracies under gensim's rule (nan without a covered question) and CA8's (0.0 then, as
-        CA8's script prints), each with its coverage and counts."""
-        def rate(correct: int, covered: int, empty: float) -> float:
+        """Accuracies under gensim's rule and CA8's, each with its coverage and counts. Without a
+        covered question an accuracy is nan (printed n/a): CA8's script prints 0.0 then, which reads
+        as a measured score of zero."""
+        def rate(correct: int, covered: int, empty: float = float("nan")) -> float:
             return correct / covered if covered else empty
 
         return {
@@ -187,8 +188,8 @@ class AnalogyScore:
             "coverage": rate(self.covered, self.questions, float("nan")),
             "questions": self.questions,
             "covered": self.covered,
-            "ca8_3cosadd": rate(self.ca8_correct_add, self.ca8_covered, 0.0),
-            "ca8_3cosmul": rate(self.ca8_correct_mul, self.ca8_covered, 0.0),
+            "ca8_3cosadd": rate(self.ca8_correct_add, self.ca8_covered),
+            "ca8_3cosmul": rate(self.ca8_correct_mul, self.ca8_covered),
             "ca8_coverage": rate(self.ca8_covered, self.questions, float("nan")),
             "ca8_covered": self.ca8_covered,
         }

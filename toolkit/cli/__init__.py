@@ -14,6 +14,7 @@ import sys
 
 from ..errors import ToolkitError
 from . import compare, data, hub, inspect, recipes, word2vec
+from .flags import SubcommandParser
 
 EPILOG = """examples:
   toolkit recipes
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="toolkit", description="Train classic neural language models on Chinese text from YAML recipes.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=SubcommandParser)
     for group in COMMAND_GROUPS:
         group.register(subparsers)
     return parser

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from .flags import whole_number
+
 
 def cmd_data_list(args) -> int:
     from ..data import list_cards, load_card
@@ -40,5 +42,5 @@ def register(subparsers) -> None:
     p = data.add_parser("show", help="a card, its splits and sizes, and sample rows")
     p.add_argument("name", help="card name or path to a card YAML")
     p.add_argument("--samples", type=int, default=3, help="sample rows to print (default 3)")
-    p.add_argument("--max-rows", type=int, default=None, help="read only the first rows of the source")
+    p.add_argument("--max-rows", type=whole_number(1), default=None, help="read only the first rows of the source (at least 1)")
     p.set_defaults(func=cmd_data_show)

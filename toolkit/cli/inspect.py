@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from ..errors import ToolkitError
-from .flags import add_trust_flag, positive_int
+from ..recipe import SEED_LIMIT
+from .flags import add_trust_flag, positive_int, whole_number
 
 # `toolkit generate` flags, one per GenerationSection field.
 GENERATION_FLAGS = ("max_new_tokens", "top_k", "top_p", "temperature", "repetition_penalty")
@@ -33,6 +34,7 @@ def cmd_generate(args) -> int:
             print(f"note: --greedy picks the most likely token, so {', '.join(ignored)} "
                   f"{'does' if len(ignored) == 1 else 'do'} not apply.", file=sys.stderr)
     checked_settings(settings, name=_flag)  # before loading the model, naming the flag
+    refuse_other_models(args.run_dir, "generate", "a causal language model (such as GPT2LMHeadModel)")
     for text in generate(args.run_dir, args.prompt, seed=args.seed, trust_remote_code=args.trust_remote_code, **settings):
         print(text)
     return 0
@@ -86,6 +88,23 @@ def command_for(architecture: str) -> str | None:
     return next((command for ending, command in COMMAND_FOR.items() if architecture.endswith(ending)), None)
 
 
+def refuse_other_models(model: str, command: str, wants: str) -> None:
+    """Refuse ``command`` on a folder whose config.json names an architecture another command
+    uses (an ELMo biLM for generate), naming that command. The config is read as data, before any
+    loading; a folder without a readable one (a LoRA adapter) is left to the loading to judge."""
+    from transformers import PretrainedConfig
+
+    from ..models.pretrained import model_folder
+
+    try:
+        config, _ = PretrainedConfig.get_config_dict(model_folder(model))
+    except (OSError, ValueError):
+        return
+    architecture = (config.get("architectures") or [""])[0]
+    if command_for(architecture) not in (None, command):
+        raise _refuse(model, architecture, command, wants)
+
+
 def _refuse(model: str, architecture: str, command: str, wants: str) -> ToolkitError:
     """Why ``command`` does not apply to this folder, and which command does."""
     fits = command_for(architecture)
@@ -93,14 +112,87 @@ def _refuse(model: str, architecture: str, command: str, wants: str) -> ToolkitE
     return ToolkitError(f"{model} holds a {architecture}, not {wants}, so `toolkit {command}` cannot use it{instead}.")
 
 
+def _note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)
+
+
+def _refuse_empty(texts: list[str], command: str, example: str) -> None:
+    """An empty text would be classified (or filled) from the special tokens alone."""
+    for number, text in enumerate(texts, start=1):
+        if not text.strip():
+            which = f"text {number} of {len(texts)}" if len(texts) > 1 else "the text"
+            raise ToolkitError(f"`toolkit {command}`: {which} is empty or only spaces; give some text, e.g. {example}.")
+
+
+def _note_unknown(tokenizer, text: str) -> None:
+    from ..generation import unknown_characters_note
+
+    # The pipelines read special tokens typed in the text ([MASK]) as such, so the check does too.
+    note = unknown_characters_note(tokenizer, text, f"the model sees {tokenizer.unk_token or 'nothing'} in their place",
+                                   split_special_tokens=False)
+    if note:
+        _note(note)
+
+
+def _positions(model) -> int | None:
+    """The most tokens the model takes (special tokens included); None when it has no limit."""
+    return getattr(model.config, "max_position_embeddings", None)
+
+
+def _cut_to_fit(tokenizer, text: str, limit: int) -> tuple[str, int]:
+    """(the start of ``text`` whose tokens fit ``limit`` with the special tokens, its token count
+    without them). The text is cut by its tokens' character offsets, so no token is split."""
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    room = limit - tokenizer.num_special_tokens_to_add(pair=False)
+    return (text if len(offsets) <= room else text[: offsets[room - 1][1]]), len(offsets)
+
+
+def _fit_for_predict(tokenizer, model, text: str) -> str:
+    """The text, or its start when it is longer than the model takes (with a note)."""
+    limit = _positions(model)
+    if limit is None:
+        return text
+    kept, tokens = _cut_to_fit(tokenizer, text, limit)
+    if kept != text:
+        _note(f"the text has {tokens} tokens and the model takes {limit} with its special tokens: "
+              f"predicting from its first {len(kept)} characters.")
+    return kept
+
+
+def _fit_for_fill_mask(tokenizer, model, text: str) -> str:
+    """The text, or its start when longer than the model takes (with a note); refused when a
+    [MASK] would be cut off."""
+    limit = _positions(model)
+    if limit is None:
+        return text
+    kept, tokens = _cut_to_fit(tokenizer, text, limit)
+    if kept == text:
+        return text
+    mask = tokenizer.mask_token
+    if text.count(mask) != kept.count(mask):
+        raise ToolkitError(
+            f"The text has {tokens} tokens, but the model takes {limit} with its special tokens, and a {mask} lies "
+            f"past them: move each {mask} into the first {len(kept)} characters, or shorten the text.")
+    _note(f"the text has {tokens} tokens and the model takes {limit} with its special tokens: filling "
+          f"the {mask} from its first {len(kept)} characters.")
+    return kept
+
+
 def cmd_fill_mask(args) -> int:
+    _refuse_empty([args.text], "fill-mask", "今天[MASK]气很好")
     source, architecture = _architecture(args.run_dir, args.trust_remote_code)
     if command_for(architecture) != "fill-mask":
         raise _refuse(args.run_dir, architecture, "fill-mask", "a masked language model (such as BertForMaskedLM)")
     fill = _pipeline("fill-mask", source, args.trust_remote_code)
     if fill.tokenizer.mask_token not in args.text:
         raise ToolkitError(f"The text has no {fill.tokenizer.mask_token} token to fill, e.g. 今天{fill.tokenizer.mask_token}气很好.")
-    results = fill(args.text, top_k=args.top_k)
+    _note_unknown(fill.tokenizer, args.text)
+    text = _fit_for_fill_mask(fill.tokenizer, fill.model, args.text)
+    vocabulary = fill.model.config.vocab_size
+    top_k = min(args.top_k, vocabulary)
+    if top_k < args.top_k:
+        _note(f"--top-k {args.top_k} is more than the {vocabulary} tokens of the vocabulary: showing all {vocabulary}.")
+    results = fill(text, top_k=top_k)
     groups = results if results and isinstance(results[0], list) else [results]
     for number, group in enumerate(groups, start=1):
         if len(groups) > 1:
@@ -111,10 +203,13 @@ def cmd_fill_mask(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    _refuse_empty(args.text, "predict", "这家酒店很好")
     source, architecture = _architecture(args.run_dir, args.trust_remote_code)
     if architecture.endswith("ForTokenClassification"):
         tagger = _pipeline("token-classification", source, args.trust_remote_code)
         for text in args.text:
+            _note_unknown(tagger.tokenizer, text)
+            text = _fit_for_predict(tagger.tokenizer, tagger.model, text)
             tags = [(item["word"], item["entity"], round(float(item["score"]), 4)) for item in tagger(text)]
             print(json.dumps({"text": text, "tags": tags}, ensure_ascii=False))
         return 0
@@ -123,7 +218,8 @@ def cmd_predict(args) -> int:
         raise _refuse(args.run_dir, architecture, "predict", "a sequence or token classification model")
     classify = _pipeline("text-classification", source, args.trust_remote_code)
     for text in args.text:
-        best = classify(text)[0]
+        _note_unknown(classify.tokenizer, text)
+        best = classify(_fit_for_predict(classify.tokenizer, classify.model, text))[0]
         print(f"{best['label']}\t{best['score']:.4f}\t{text}")
     return 0
 
@@ -137,10 +233,13 @@ def embed(model_dir: str | Path, text: str):
     import torch
     from transformers import AutoModel
 
+    from ..generation import unknown_characters_note
     from ..models.modeling_elmo import ElmoModel
     from ..models.pretrained import load_model_config, model_folder, read_model_type
     from ..tokenization import load_tokenizer
 
+    if not text.strip():  # no characters, no vectors: torch would fail on an empty id tensor
+        raise ToolkitError("`toolkit embed`: the text is empty or only spaces; give a sentence, e.g. 今天天气很好.")
     model_dir = model_folder(model_dir)
     # The type first, read as data; ELMo folders then load through the toolkit's registered classes
     # (trust_remote_code=False), never through the copy of the model code inside the folder.
@@ -152,6 +251,9 @@ def embed(model_dir: str | Path, text: str):
         raise ToolkitError(f"{model_dir} is a {model_type} model, not an ELMo biLM or ELMo downstream run.")
     config = load_model_config(model_dir, what="embed")
     tokenizer = load_tokenizer(model_dir)
+    note = unknown_characters_note(tokenizer, text, f"their vectors are those of {tokenizer.unk_token or 'nothing'}")
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     ids = torch.tensor([tokenizer.convert_tokens_to_ids(list(text))])
     architecture = (config.architectures or ["ElmoModel"])[0]
     if architecture == ElmoModel.__name__:
@@ -196,7 +298,8 @@ def register(subparsers) -> None:
     p.add_argument("--temperature", type=float, help="above 0: lower is safer, higher more varied (default 1.0)")
     p.add_argument("--repetition-penalty", type=float, help="above 0, 1 for none (default 1.0)")
     p.add_argument("--greedy", action="store_true", help="pick the most likely token instead of sampling")
-    p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
+    p.add_argument("--seed", type=whole_number(0, SEED_LIMIT, "2**32"), default=None,
+                   help="seed for reproducible sampling (0 <= seed < 2**32)")
     add_trust_flag(p)
     p.set_defaults(func=cmd_generate)
 
@@ -211,7 +314,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("fill-mask", help="top predictions for [MASK] with a BERT run folder")
     p.add_argument("run_dir")
     p.add_argument("text", help='text with [MASK], e.g. "今天[MASK]气很好"')
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=whole_number(1), default=5,
+                   help="guesses per [MASK], at least 1 (default 5; capped at the vocabulary size)")
     add_trust_flag(p)
     p.set_defaults(func=cmd_fill_mask)
 

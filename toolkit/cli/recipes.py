@@ -24,6 +24,10 @@ def cmd_validate(args) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides)
     check_card_files(recipe.data.card)  # what `run` checks before it makes the run folder
+    if recipe.launch.accelerate_config:
+        from ..api import accelerate_config_file
+
+        accelerate_config_file(recipe.launch.accelerate_config)
     print(f"{args.recipe}: valid ({recipe.task}, {recipe.model.family}, card {recipe.data.card}, output {recipe.output.dir})")
     if args.show:
         print(recipe.to_yaml())
@@ -50,12 +54,14 @@ def cmd_run(args) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="train and evaluate what a recipe says")
+    p.intermixed = True  # overrides may follow --resume
     p.add_argument("recipe", help="recipe file or bundled name (gpt2/tiny_pretrain)")
     p.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. train.max_steps=200")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
     p.set_defaults(func=cmd_run)
 
     p = subparsers.add_parser("validate", help="check a recipe without running it")
+    p.intermixed = True  # overrides may follow --show
     p.add_argument("recipe")
     p.add_argument("overrides", nargs="*")
     p.add_argument("--show", action="store_true", help="print the resolved recipe")

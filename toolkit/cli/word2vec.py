@@ -82,11 +82,13 @@ def _add_allow_pickle(parser) -> None:
 
 def register(subparsers) -> None:
     """Add the word2vec commands to the `toolkit` parser."""
+    from .flags import whole_number
+
     where = "word2vec run folder, or a vectors file (word2vec .bin or text)"
     p = subparsers.add_parser("neighbors", help="nearest words of word2vec vectors")
     p.add_argument("vectors", metavar="RUN_DIR", help=where)
     p.add_argument("words", nargs="+", metavar="WORD")
-    p.add_argument("--topn", type=int, default=10, help="neighbours per word (default 10)")
+    p.add_argument("--topn", type=whole_number(1), default=10, help="neighbours per word, at least 1 (default 10)")
     _add_allow_pickle(p)
     p.set_defaults(func=cmd_neighbors)
 
@@ -95,7 +97,7 @@ def register(subparsers) -> None:
     p.add_argument("a", help="e.g. 北京")
     p.add_argument("b", help="e.g. 中国")
     p.add_argument("c", help="e.g. 东京 (the answer should be 日本)")
-    p.add_argument("--topn", type=int, default=5)
+    p.add_argument("--topn", type=whole_number(1), default=5, help="answers per method, at least 1 (default 5)")
     _add_allow_pickle(p)
     p.set_defaults(func=cmd_analogy)
 

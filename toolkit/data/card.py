@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ..errors import DataError, did_you_mean
 from ..paths import bundled_dir
@@ -68,6 +68,14 @@ class Splits(_Strict):
     validation: float = Field(0.01, ge=0)
     test: float = Field(0.01, ge=0)
     seed: int = Field(0, ge=0, lt=2**32)  # numpy's generators take 0 <= seed < 2**32
+
+    @field_validator("validation", "test")
+    @classmethod
+    def _fraction_or_rows(cls, value: float) -> float:
+        # 1.5 would quietly hold out int(1.5) = 1 row: neither a share of the rows nor a count.
+        if value >= 1 and not float(value).is_integer():
+            raise ValueError(f"{value} is neither a fraction below 1 (a share of the rows) nor a whole number of rows")
+        return value
 
 
 class DataCard(_Strict):

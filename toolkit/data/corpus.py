@@ -144,13 +144,20 @@ def _carve_documents(train: datasets.Dataset, card: DataCard) -> datasets.Datase
     return out
 
 
+def check_view(card: DataCard, view: str) -> None:
+    """Refuse a card that does not offer ``view`` (the columns a task needs), before any loading."""
+    if view not in card.views:
+        needs = [column for column in VIEWS[view] if column not in {c for v in card.views for c in VIEWS[v]}]
+        how = f" ({'; '.join(HOW_TO_GET[c] for c in needs if c in HOW_TO_GET)})" if needs else ""
+        raise DataError(
+            f"Data card '{card.name}' does not provide the '{view}' view ({', '.join(VIEWS[view])}) that the task needs; "
+            f"it provides: {', '.join(card.views)}{how}."
+        )
+
+
 def select_view(corpus: datasets.DatasetDict, card: DataCard, view: str) -> datasets.DatasetDict:
     """Keep the columns of ``view``; explain how to get a missing one."""
-    if view not in card.views:
-        raise DataError(
-            f"Data card '{card.name}' does not provide the '{view}' view; it provides: "
-            f"{', '.join(card.views)}."
-        )
+    check_view(card, view)
     columns = VIEWS[view]
     have = next(iter(corpus.values())).column_names
     for column in columns:

@@ -104,7 +104,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
     whole_word = recipe.mlm.whole_word_mask
     view = "word_documents" if "word_documents" in load_card(card or recipe.data.card).views else "documents"
     return evaluate_saved(
-        run_dir, recipe, split, card, AutoModelForPreTraining,
+        run_dir, recipe, split, card, AutoModelForPreTraining, view=view,
         examples=lambda rows, tokenizer: build_nsp_pairs(rows.select_columns(VIEWS[view]), tokenizer,
                                                           recipe.data.block_size, whole_word, recipe.seed),
         collate=lambda tokenizer: MaskingCollator(tokenizer, recipe.mlm.probability, whole_word, seed=recipe.seed),

@@ -68,7 +68,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
                  max_batches: int | None = None) -> dict[str, float]:
     """Both directions' perplexity of a saved biLM on a card's split."""
     return evaluate_saved(
-        run_dir, recipe, split, card, AutoModel,
+        run_dir, recipe, split, card, AutoModel, view="text",
         examples=lambda rows, tokenizer: saved_blocks(rows, tokenizer, recipe.data.block_size),
         collate=lambda tokenizer: collate_blocks,
         evaluate=lambda accelerator, model, loader: evaluate_bilm(accelerator, model, loader, max_batches),

@@ -136,7 +136,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
                  max_batches: int | None = None) -> dict[str, float]:
     """Re-evaluate a saved run folder (or any causal-LM model folder) on a card's split."""
     return evaluate_saved(
-        run_dir, recipe, split, card, AutoModelForCausalLM,
+        run_dir, recipe, split, card, AutoModelForCausalLM, view="text",
         examples=lambda rows, tokenizer: saved_blocks(rows, tokenizer, recipe.data.block_size),
         collate=lambda tokenizer: collate_blocks,
         evaluate=lambda accelerator, model, loader: evaluate_lm(accelerator, model, loader, max_batches),

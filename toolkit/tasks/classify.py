@@ -94,7 +94,7 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
 def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = None,
                  max_batches: int | None = None) -> dict[str, float]:
     return evaluate_saved(
-        run_dir, recipe, split, card, AutoModelForSequenceClassification,
+        run_dir, recipe, split, card, AutoModelForSequenceClassification, view="text_label",
         examples=lambda rows, tokenizer: encode(rows, tokenizer, recipe.data.block_size),
         collate=DataCollatorWithPadding,
         evaluate=lambda accelerator, model, loader: evaluate_classifier(accelerator, model, loader, max_batches),

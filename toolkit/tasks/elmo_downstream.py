@@ -172,7 +172,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
 
     kind = KINDS[recipe.task]
     return evaluate_saved(
-        run_dir, recipe, split, card, getattr(transformers, kind.auto_class),
+        run_dir, recipe, split, card, getattr(transformers, kind.auto_class), view=kind.view,
         examples=lambda rows, tokenizer: encode(recipe.task, rows, tokenizer, recipe.data.block_size),
         collate=lambda tokenizer: make_collate(tokenizer.pad_token_id, per_token=recipe.task == "elmo_ner"),
         evaluate=lambda accelerator, model, loader: evaluate_head(accelerator, model, loader, recipe.task, max_batches),

@@ -4,6 +4,7 @@ only, so they describe those in a ``Training`` and hand it to ``train_and_save``
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,8 +43,44 @@ class Training:
     carry: tuple[str, ...] = ()  # entries of the last evaluation copied to metrics.json's top level
 
 
+# Examples hashed by data_fingerprint: evenly spaced, so a change anywhere in a small corpus and a
+# reordered or resized large one are both seen, at the cost of reading a few dozen rows.
+FINGERPRINT_ROWS = 64
+
+
+def data_fingerprint(dataset) -> str:
+    """A hash of the number of training examples and of FINGERPRINT_ROWS of them, evenly spaced:
+    the same corpus, read and tokenized the same way, gives the same fingerprint."""
+    count = len(dataset)
+    digest = hashlib.sha256(str(count).encode())
+    step = max(1, count // FINGERPRINT_ROWS)
+    for index in sorted({*range(0, count, step), count - 1} - {-1}):
+        row = dataset[index]
+        digest.update(json.dumps(row, sort_keys=True, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)).encode())
+    return digest.hexdigest()
+
+
+def check_same_data(run_dir: Path, fingerprint: str, card: str) -> None:
+    """Refuse to resume on training data other than what the latest checkpoint was trained on
+    (checkpoints from before fingerprints were saved are not checked)."""
+    from ..training import latest_checkpoint
+    from ..training.checkpoints import LoopState
+
+    checkpoint = latest_checkpoint(run_dir)
+    saved = LoopState.read(checkpoint).data_fingerprint if checkpoint else None
+    if saved is not None and saved != fingerprint:
+        raise ToolkitError(
+            f"Cannot resume {run_dir}: the corpus of data card {card} changed since the run started (its training "
+            f"examples differ from those {checkpoint.name} was trained on), so the resumed run would not continue "
+            f"the same training. Restore the corpus as it was, or start a new run with another output.dir."
+        )
+
+
 def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, resume: bool, callbacks=()) -> RunOutcome:
     """Train with the shared loop, save the model folder and write metrics and the model card."""
+    fingerprint = data_fingerprint(parts.train_dataset)
+    if resume:
+        check_same_data(Path(run_dir), fingerprint, recipe.data.card)
     train_dl = DataLoader(
         parts.train_dataset, batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
         collate_fn=parts.collate, num_workers=recipe.train.num_workers,
@@ -77,6 +114,7 @@ def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, 
         accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler, train_dataloader=train_dl,
         train=recipe.train, run_dir=run_dir, evaluate=lambda m: parts.evaluate(accelerator, m, eval_dl),
         loss_fn=parts.loss_fn, resume=resume, callbacks=callbacks, evaluate_first=bool(recipe.model.init_from),
+        data_fingerprint=fingerprint,
     )
     metrics: dict[str, Any] = {}
     if accelerator.is_main_process:
@@ -119,14 +157,15 @@ def _weight_files(run_dir: Path) -> list[Path]:
 
 
 def evaluate_saved(
-    run_dir: Path, recipe: Recipe, split: str, card: str | None, auto_class, *,
+    run_dir: Path, recipe: Recipe, split: str, card: str | None, auto_class, *, view: str,
     examples: Callable[[Any, Any], Any], collate: Callable, evaluate: Callable, pipeline_tag: str, usage: str,
 ) -> dict[str, float]:
-    """Re-evaluate a saved model folder: ``examples(corpus_split, tokenizer)`` makes the task's
-    examples, ``evaluate(accelerator, model, loader)`` scores them. A run folder gets the result
-    appended to its metrics.json and model card."""
-    from ..data import load_corpus
+    """Re-evaluate a saved model folder on the ``view`` of a card's split: ``examples(corpus_split,
+    tokenizer)`` makes the task's examples, ``evaluate(accelerator, model, loader)`` scores them. A
+    run folder gets the result appended to its metrics.json and model card."""
     from .. import registry
+    from ..data import load_card, load_corpus
+    from ..data.corpus import check_view
     from ..models.pretrained import load_pretrained, remote_code_trust, resolve_source
     from ..reporting.metrics import read_metrics, write_metrics
     from ..rundir import is_run_dir
@@ -135,6 +174,7 @@ def evaluate_saved(
     from .common import refresh_model_card
 
     card = card or recipe.data.card
+    check_view(load_card(card), view)  # labels, documents, tags: before the model and corpus are loaded
     family = registry.family(recipe.model.family)
     # A run folder's metrics.json gets the result appended: a damaged one stops us before the work.
     metrics = read_metrics(run_dir) if is_run_dir(run_dir) else {}
@@ -142,7 +182,7 @@ def evaluate_saved(
     trust = recipe.model.trust_remote_code
     model = family.prepare(load_pretrained(str(run_dir), auto_class, family, trust, how_to_trust="--trust-remote-code"))
     tokenizer = load_tokenizer(resolve_source(str(run_dir)), trust_remote_code=remote_code_trust(str(run_dir), trust))
-    corpus = load_corpus(card, max_rows=recipe.data.max_rows)
+    corpus = load_corpus(card, view=view, max_rows=recipe.data.max_rows)
     if split not in corpus:
         raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
     accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir), track=False)

@@ -137,7 +137,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
     labels = [config.id2label[i] for i in range(len(config.id2label))]
     scheme = recipe.data.tags
     return evaluate_saved(
-        run_dir, recipe, split, card, AutoModelForTokenClassification,
+        run_dir, recipe, split, card, AutoModelForTokenClassification, view="pos_tags",
         examples=lambda rows, tokenizer: encode(tag_rows(rows.select_columns(["words", "pos"]), scheme, recipe.data.block_size - 2),
                                                 tokenizer, labels, recipe.data.block_size),
         collate=DataCollatorForTokenClassification,

@@ -8,10 +8,12 @@ import errno
 import json
 import math
 import os
+import re
 import shutil
+import zipfile
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..errors import ToolkitError
@@ -31,19 +33,77 @@ class LoopState:
     train_seconds: float = 0.0
     log: list[dict] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)
+    # What was trained on (see data_fingerprint in tasks/runner.py): a resume on changed data is refused.
+    data_fingerprint: str | None = None
 
     @classmethod
     def read(cls, folder: Path) -> LoopState:
-        return cls(**json.loads((folder / LOOP_STATE).read_text(encoding="utf-8")))
+        """The loop state saved in a checkpoint folder; a damaged one is a ToolkitError naming the
+        folder and the file (and the checkpoint before it, if any)."""
+        try:
+            data = json.loads((folder / LOOP_STATE).read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise damaged_checkpoint(folder, LOOP_STATE, "is not valid JSON (cut short or overwritten)") from None
+        problem = _loop_state_problem(data, _step_of(folder))
+        if problem:
+            raise damaged_checkpoint(folder, LOOP_STATE, problem)
+        return cls(**data)
+
+
+_COUNTERS = ("step", "epoch", "batch_in_epoch", "tokens_seen")
+
+
+def _loop_state_problem(data, folder_step: int | None) -> str | None:
+    """What is wrong with a loop state read from JSON (None: nothing)."""
+    if not isinstance(data, dict):
+        return f"holds {type(data).__name__}, not a mapping"
+    unknown = sorted(set(data) - {f.name for f in fields(LoopState)})
+    if unknown:
+        return f"has keys a loop state does not have ({', '.join(unknown)})"
+    for name in _COUNTERS:
+        value = data.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"gives {name} {value!r}, not a whole number >= 0"
+    if folder_step is not None and data.get("step") != folder_step:
+        return f"gives step {data.get('step')!r}, but the folder is step-{folder_step}"
+    seconds = data.get("train_seconds", 0.0)
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds) or seconds < 0:
+        return f"gives train_seconds {seconds!r}, not a number >= 0"
+    for name in ("log", "evals"):
+        if not isinstance(data.get(name, []), list) or not all(isinstance(r, dict) for r in data.get(name, [])):
+            return f"gives {name} that is not a list of records"
+    if not isinstance(data.get("data_fingerprint"), (str, type(None))):
+        return "gives a data_fingerprint that is not text"
+    return None
+
+
+def damaged_checkpoint(folder: Path, name: str, problem: str) -> ToolkitError:
+    """One paragraph: which checkpoint and file are damaged, and how to go on (the checkpoint
+    before it, when there is one)."""
+    step = _step_of(folder)
+    older = [p for p in checkpoint_dirs(folder.parent.parent) if step is not None and _step_of(p) < step]
+    way_on = (f"delete that folder to resume from the one before ({older[-1]}), or start over without --resume"
+              if older else "no earlier checkpoint is left, so delete that folder and start over without --resume")
+    return ToolkitError(f"Damaged checkpoint {folder}: {name} {problem}; {way_on}.")
+
+
+_CHECKPOINT_NAME = re.compile(r"step-(\d+)")
+
+
+def _step_of(folder: Path) -> int | None:
+    """The step a checkpoint folder's name gives (step-N), None for any other name."""
+    match = _CHECKPOINT_NAME.fullmatch(folder.name)
+    return int(match.group(1)) if match else None
 
 
 def checkpoint_dirs(run_dir: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (temporary folders start with a dot and are skipped)."""
+    """Complete checkpoints, oldest first. Only step-N folders count: temporary ones (.tmp-step-N)
+    and copies or other names a user made are skipped."""
     root = Path(run_dir) / CHECKPOINTS
     if not root.is_dir():
         return []
-    found = [p for p in root.glob("step-*") if (p / LOOP_STATE).is_file()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+    found = [p for p in root.iterdir() if _step_of(p) is not None and (p / LOOP_STATE).is_file()]
+    return sorted(found, key=_step_of)
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -121,5 +181,36 @@ def model_bytes(model) -> int:
 
 
 def load_checkpoint(accelerator, folder: Path) -> LoopState:
-    accelerator.load_state(str(folder))
-    return LoopState.read(folder)
+    state = LoopState.read(folder)  # the small file first: a damaged one stops us before the weights load
+    try:
+        accelerator.load_state(str(folder))
+    except Exception:
+        # A damaged file makes torch, safetensors or pickle fail in many ways; only when one of the
+        # files is found damaged does the error become the user's, anything else is a bug to see.
+        damaged = damaged_file(folder)
+        if damaged is None:
+            raise
+        raise damaged_checkpoint(folder, damaged.name, "is damaged (cut short or overwritten)") from None
+    return state
+
+
+def damaged_file(folder: Path) -> Path | None:
+    """The first file of a checkpoint that is not whole, read as data only: safetensors by their
+    header, torch files (.bin, .pkl: zip archives) by their checksums. None when all look whole."""
+    from safetensors import SafetensorError, safe_open
+
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".safetensors":
+            try:
+                with safe_open(str(path), framework="pt") as handle:
+                    handle.keys()
+            except (SafetensorError, OSError):
+                return path
+        elif path.suffix in (".bin", ".pkl", ".pt"):
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    if archive.testzip() is not None:
+                        return path
+            except (zipfile.BadZipFile, OSError, EOFError):
+                return path
+    return None

@@ -103,18 +103,21 @@ def fit(
     resume: bool = False,
     callbacks: Iterable[Callable[[LoopState], None]] = (),
     evaluate_first: bool = False,
+    data_fingerprint: str | None = None,
 ) -> LoopState:
     """Train to ``train.max_steps`` optimizer steps; returns the loop state with logs and evals.
 
     With ``resume`` the latest checkpoint in ``run_dir`` is restored first: model, optimizer,
     scheduler, RNG states and the position in the data, so the continued run follows the same
     curve as an uninterrupted one. ``evaluate_first`` records an evaluation at step 0 (how a
-    pretrained model does before fine-tuning).
+    pretrained model does before fine-tuning). ``data_fingerprint`` (of the training examples) is
+    saved with every checkpoint, so a resume can tell whether the data is still the same.
     """
     state = LoopState()
     if resume and (checkpoint := latest_checkpoint(run_dir)):
         state = load_checkpoint(accelerator, checkpoint)
         accelerator.print(f"Resumed from {checkpoint} (step {state.step}).")
+    state.data_fingerprint = data_fingerprint
     progress = tqdm(
         total=train.max_steps, initial=state.step, desc="train", unit="step",
         disable=not accelerator.is_local_main_process, dynamic_ncols=True,
