@@ -135,3 +135,27 @@ def test_a_signal_ignored_at_start_stays_ignored():
         assert signal.getsignal(signal.SIGTERM) is not stops._handle
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_sigterm_to_the_relaunching_process_reaches_the_launched_ones(tmp_path):
+    """`launch.accelerate_config` runs the training in child processes; a SIGTERM sent to the
+    parent alone (a scheduler, `kill PID`) must reach them, so they stop with a checkpoint."""
+    import threading
+
+    from toolkit.api import _wait_through_ctrl_c
+
+    marker = tmp_path / "got_sigterm"
+    child_code = textwrap.dedent(f"""
+        import pathlib, signal, sys, time
+        def stop(signum, frame):
+            pathlib.Path({str(marker)!r}).write_text("SIGTERM")
+            sys.exit(130)
+        signal.signal(signal.SIGTERM, stop)
+        print("ready", flush=True)
+        time.sleep(60)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", child_code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ready"
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    assert _wait_through_ctrl_c(child) == 130
+    assert marker.read_text() == "SIGTERM"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ToolkitError
-from .recipe import Recipe
+from .recipe import SEED_LIMIT, Recipe
 from .registry import load_recipe
 from .rundir import RunLock, claim_run_dir, read_run_recipe
 
@@ -81,12 +82,22 @@ def _relaunch(recipe: Recipe, config: str, resume: bool) -> RunResult:
 def _wait_through_ctrl_c(child: subprocess.Popen) -> int:
     """Wait for the launched processes even through Ctrl-C: the terminal sends it to them too,
     and they need the time to finish their step and save a checkpoint (a second Ctrl-C reaches
-    them as well and aborts at once)."""
-    while True:
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            continue
+    them as well and aborts at once). A SIGTERM sent to this process alone (a scheduler, `kill`)
+    is passed on to the launcher, which passes it to the training processes: they stop at a step
+    boundary with a checkpoint, as a run without a launcher does."""
+    try:
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))
+    except ValueError:  # not the main thread: signals stay with whoever handles them
+        previous = None
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _prepare_run_dir_once(recipe: Recipe, resume: bool) -> tuple[Path, RunLock | None]:
@@ -237,6 +248,8 @@ def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, t
     from .models.pretrained import check_tokenizer_files, loading_error, model_folder, needs_trust_error, remote_code_trust
 
     section = checked_settings(settings)
+    if seed is not None and not (isinstance(seed, int) and 0 <= seed < SEED_LIMIT):
+        raise ToolkitError(f"seed {seed!r} is not allowed: give a whole number with 0 <= seed < 2**32, or None.")
     source = model_folder(run_dir)
     check_tokenizer_files(source)
     try:

@@ -344,3 +344,12 @@ def test_resume_flag_may_come_before_overrides(cli, gpt2_copy):
     result = cli("run", "gpt2/tiny_pretrain", "--resume", *TINY_GPT2, f"output.dir={gpt2_copy}", "train.max_steps=7")
     assert result.code == 0, result.err
     assert json.loads((gpt2_copy / "metrics.json").read_text())["train"]["steps"] == 7
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 10**20, 1.5])
+def test_api_generate_seed_out_of_range_is_refused(gpt2_run, seed):
+    """The Python API checks the seed as the --seed flag does (torch would overflow or take a float)."""
+    import toolkit
+
+    with pytest.raises(toolkit.ToolkitError, match="seed"):
+        toolkit.generate(gpt2_run, ["中国"], seed=seed, max_new_tokens=2)
