@@ -245,7 +245,7 @@ def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, t
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .generation import checked_settings, generate_text
-    from .models.pretrained import check_tokenizer_files, loading_error, model_folder, needs_trust_error, remote_code_trust
+    from .models.pretrained import check_tokenizer_files, loading_error, model_folder, remote_code_trust
 
     section = checked_settings(settings)
     if seed is not None and not (isinstance(seed, int) and 0 <= seed < SEED_LIMIT):
@@ -257,7 +257,5 @@ def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, t
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
         model = AutoModelForCausalLM.from_pretrained(source, trust_remote_code=trust)
     except (OSError, ValueError) as exc:
-        if "trust_remote_code" in str(exc):
-            raise needs_trust_error("generate", source, "--trust-remote-code") from None
-        raise loading_error(source, "a text-generation model from", exc) from None
+        raise loading_error(source, "a text-generation model from", exc, command="generate") from None
     return generate_text(model, tokenizer, prompts, section, seed=seed)

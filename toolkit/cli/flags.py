@@ -5,17 +5,6 @@ from __future__ import annotations
 import argparse
 
 
-def positive_int(text: str) -> int:
-    """argparse type for counts that must be at least 1 (argparse names the flag in its error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed: give at least 1, or leave the flag out for no cap")
-    return value
-
-
 def add_trust_flag(parser: argparse.ArgumentParser) -> None:
     """The only way to let a model folder run its own code (auto_map): the folder, and the
     recipe.yaml inside it, never decide that."""
@@ -24,7 +13,7 @@ def add_trust_flag(parser: argparse.ArgumentParser) -> None:
                              "you trust (the toolkit's own families never need it)")
 
 
-def whole_number(low: int, below: int | None = None, limit_text: str | None = None):
+def whole_number(low: int, below: int | None = None, limit_text: str | None = None, hint: str = ""):
     """argparse type for a whole number with ``low <= value`` (and ``value < below``); argparse
     names the flag in its error. ``limit_text`` writes ``below`` as the user knows it (2**32)."""
     def parse(text: str) -> int:
@@ -34,7 +23,7 @@ def whole_number(low: int, below: int | None = None, limit_text: str | None = No
             raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
         if value < low or (below is not None and value >= below):
             upper = f" and below {limit_text or below}" if below is not None else ""
-            raise argparse.ArgumentTypeError(f"{value} is not allowed: give a whole number of at least {low}{upper}")
+            raise argparse.ArgumentTypeError(f"{value} is not allowed: give a whole number of at least {low}{upper}{hint}")
         return value
 
     parse.__name__ = "whole number"

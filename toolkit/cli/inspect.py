@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import ToolkitError
 from ..recipe import SEED_LIMIT
-from .flags import add_trust_flag, positive_int, whole_number
+from .flags import add_trust_flag, whole_number
 
 # `toolkit generate` flags, one per GenerationSection field.
 GENERATION_FLAGS = ("max_new_tokens", "top_k", "top_p", "temperature", "repetition_penalty")
@@ -54,14 +54,12 @@ def cmd_eval(args) -> int:
 def _pipeline(task: str, model: str, trust_remote_code: bool):
     from transformers import pipeline
 
-    from ..models.pretrained import needs_trust_error, remote_code_trust
+    from ..models.pretrained import loading_error, remote_code_trust
 
     try:
         return pipeline(task, model=model, trust_remote_code=remote_code_trust(model, trust_remote_code))
     except (OSError, ValueError) as exc:
-        if "trust_remote_code" in str(exc):
-            raise needs_trust_error(task, model, "--trust-remote-code") from None
-        raise ToolkitError(f"Could not load a {task} model from '{model}': {str(exc).splitlines()[0]}") from None
+        raise loading_error(model, f"a {task} model from", exc, command=task) from None
 
 
 def _architecture(model: str, trust_remote_code: bool) -> tuple[str, str]:
@@ -307,7 +305,7 @@ def register(subparsers) -> None:
     p.add_argument("run_dir")
     p.add_argument("--card", default=None, help="data card (default: the run's own)")
     p.add_argument("--split", default="test", help="split to evaluate (default test)")
-    p.add_argument("--max-batches", type=positive_int, default=None, help="cap on evaluation batches, at least 1 (default: all)")
+    p.add_argument("--max-batches", type=whole_number(1, hint=", or leave the flag out for no cap"), default=None, help="cap on evaluation batches, at least 1 (default: all)")
     add_trust_flag(p)
     p.set_defaults(func=cmd_eval)
 

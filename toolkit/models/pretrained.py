@@ -71,9 +71,13 @@ def hub_unreachable(exc: Exception) -> bool:
     return HF_HUB_OFFLINE or "offline" in text or "connect" in text
 
 
-def loading_error(source: str, what: str, exc: Exception) -> ToolkitError:
-    """One paragraph for a model that failed to load: the offline case explained, otherwise the
-    first line of transformers' message (the rest is advice for its own API)."""
+def loading_error(source: str, what: str, exc: Exception, command: str | None = None,
+                  how_to_trust: str = "--trust-remote-code") -> ToolkitError:
+    """One paragraph for a model that failed to load: code the folder needs but was not allowed to
+    run (``command`` and ``how_to_trust`` name the opt-in), the offline case explained, otherwise
+    the first line of transformers' message (the rest is advice for its own API)."""
+    if command and "trust_remote_code" in str(exc):
+        return needs_trust_error(command, source, how_to_trust)
     if not Path(source).is_dir() and hub_unreachable(exc):
         return ToolkitError(
             f"Cannot load {what} '{source}': it is not a local folder and the Hugging Face Hub cannot be "
@@ -152,9 +156,7 @@ def load_model_config(source: str, user_trusts: bool = False, what: str = "model
     try:
         return AutoConfig.from_pretrained(source, trust_remote_code=remote_code_trust(source, user_trusts))
     except (OSError, ValueError) as exc:
-        if "trust_remote_code" in str(exc):
-            raise needs_trust_error(what, source, how_to_trust) from None
-        raise loading_error(source, "the config of", exc) from None
+        raise loading_error(source, "the config of", exc, command=what, how_to_trust=how_to_trust) from None
 
 
 def checked_init_from(init_from: str, family: ModelFamily) -> str:
