@@ -169,7 +169,7 @@ def checked_init_from(init_from: str, family: ModelFamily) -> str:
     try:
         model_type = read_model_type(source)
     except (OSError, ValueError) as exc:
-        raise _load_error(init_from, source, exc, "model.trust_remote_code=true") from None
+        raise _load_error(init_from, exc, "model.trust_remote_code=true") from None
     if family.model_types and model_type not in family.model_types:
         raise ToolkitError(
             f"model.init_from: '{init_from}' is a {model_type} model, but model.family is {family.name} "
@@ -187,19 +187,12 @@ def load_pretrained(init_from: str, auto_class, family: ModelFamily, trust_remot
     try:
         return auto_class.from_pretrained(source, trust_remote_code=remote_code_trust(source, trust_remote_code), **head)
     except (OSError, ValueError) as exc:
-        raise _load_error(init_from, source, exc, how_to_trust) from None
+        raise _load_error(init_from, exc, how_to_trust) from None
 
 
-def _load_error(init_from: str, source: str, exc: Exception, how_to_trust: str) -> ToolkitError:
-    if not Path(source).is_dir() and hub_unreachable(exc):
-        return ToolkitError(
-            f"model.init_from: cannot load '{init_from}': it is not a local folder and the Hugging Face "
-            f"Hub cannot be reached (offline, or HF_HUB_OFFLINE=1), nor is it in the local cache. "
-            f"Download it where there is network access, or point init_from at a local folder."
-        )
-    if "trust_remote_code" in str(exc):
-        return needs_trust_error("model.init_from", init_from, how_to_trust)
-    return ToolkitError(f"model.init_from: cannot load '{init_from}': {str(exc).splitlines()[0]}")
+def _load_error(init_from: str, exc: Exception, how_to_trust: str) -> ToolkitError:
+    """``loading_error`` naming the recipe key the pretrained model came from."""
+    return loading_error(init_from, "model.init_from", exc, command="model.init_from", how_to_trust=how_to_trust)
 
 
 def freeze(model: torch.nn.Module, entries: list[str], family: ModelFamily) -> list[str]:
