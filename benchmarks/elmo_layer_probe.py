@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from toolkit.data import load_corpus  # noqa: E402
-from toolkit.models import ensure_registered  # noqa: E402
+from toolkit.families import ensure_registered  # noqa: E402
 from toolkit.tokenization import load_tokenizer  # noqa: E402
 
 ensure_registered()  # the elmo Auto classes
@@ -95,7 +95,7 @@ def main() -> None:
     concat = probe(np.concatenate(list(train_x), -1), train["label"], np.concatenate(list(test_x), -1), test["label"])
     print(f"{'all layers, concat':<22} {concat:.3f}")
     if args.vectors:
-        from toolkit.models.word2vec import load_vectors
+        from toolkit.embeddings import load_vectors
 
         vectors = load_vectors(args.vectors)
         accuracy = probe(static_vectors(vectors, train["text"]), train["label"],

@@ -44,7 +44,7 @@ MODULE_NAME = "test_toolkit_conformance"
 FAMILIES = {
     "rnn_lm (lstm)": {
         "modeling": "modeling_rnn_lm.py",
-        "config": ("toolkit.models.modeling_rnn_lm", "RnnLMConfig"),
+        "config": ("toolkit.families.rnn_lm.modeling_rnn_lm", "RnnLMConfig"),
         "models": ["RnnLMForCausalLM"],
         "generates": True,
         "config_kwargs": {"cell": "lstm", "num_layers": 2, "hidden_size": 32, "embedding_size": 32, "dropout": 0.1},
@@ -52,7 +52,7 @@ FAMILIES = {
     },
     "rnn_lm (gru)": {
         "modeling": "modeling_rnn_lm.py",
-        "config": ("toolkit.models.modeling_rnn_lm", "RnnLMConfig"),
+        "config": ("toolkit.families.rnn_lm.modeling_rnn_lm", "RnnLMConfig"),
         "models": ["RnnLMForCausalLM"],
         "generates": True,
         "config_kwargs": {"cell": "gru", "num_layers": 2, "hidden_size": 32, "embedding_size": 32, "dropout": 0.1},
@@ -60,7 +60,7 @@ FAMILIES = {
     },
     "elmo": {
         "modeling": "modeling_elmo.py",
-        "config": ("toolkit.models.modeling_elmo", "ElmoConfig"),
+        "config": ("toolkit.families.elmo.modeling_elmo", "ElmoConfig"),
         "models": ["ElmoModel", "ElmoForSequenceClassification", "ElmoForTokenClassification"],
         "generates": False,  # transformers' own test_generation_tester_mixin_inheritance checks this
         # freeze_bilm off: the common tests train every parameter and check each one gets a gradient.

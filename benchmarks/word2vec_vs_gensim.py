@@ -26,9 +26,9 @@ from pathlib import Path
 
 import toolkit
 from toolkit import registry
-from toolkit.models.word2vec import Word2VecConfig
+from toolkit.families.word2vec.family import Word2VecConfig
 from toolkit.registry import load_recipe
-from toolkit.tasks.word2vec import load_splits, write_corpus_file
+from toolkit.families.word2vec.task import load_splits, write_corpus_file
 
 
 def raw_gensim(corpus_file: Path, settings: dict) -> dict:

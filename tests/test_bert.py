@@ -12,9 +12,9 @@ import toolkit
 from toolkit.cli import main
 from toolkit.data import load_corpus
 from toolkit.data.char_tags import char_cws, char_pos
-from toolkit.data.masking import IGNORE, MaskingCollator
-from toolkit.data.nsp import _sentence_rows, build_nsp_pairs
-from toolkit.models.bert import SPECIAL_TOKENS
+from toolkit.families.bert.masking import IGNORE, MaskingCollator
+from toolkit.families.bert.nsp import _sentence_rows, build_nsp_pairs
+from toolkit.families.bert.family import SPECIAL_TOKENS
 from toolkit.recipe import TokenizerSection
 from toolkit.tokenization import train_tokenizer
 

@@ -13,7 +13,7 @@ import toolkit
 from toolkit.cli import main
 from toolkit.data.ner import char_bio, chunks, entity_f1, entity_spans
 from toolkit.errors import ToolkitError
-from toolkit.models.modeling_elmo import ElmoConfig, ElmoForSequenceClassification, ElmoModel, ScalarMix, reverse_padded
+from toolkit.families.elmo.modeling_elmo import ElmoConfig, ElmoForSequenceClassification, ElmoModel, ScalarMix, reverse_padded
 
 SMALL = ["data.block_size=32", "train.batch_size=8", "train.log_every=1", "train.mixed_precision=no", "eval.max_batches=2"]
 TINY_BILM = [*SMALL, "model.config={num_layers: 2, embedding_size: 16, hidden_size: 32}", "data.max_rows=200",
@@ -238,7 +238,7 @@ def test_downstream_needs_a_bilm(tmp_path, sentiment):
 
 
 def _rnn_folder(tmp_path):
-    from toolkit.models.modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
+    from toolkit.families.rnn_lm.modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
 
     folder = tmp_path / "rnn"
     RnnLMForCausalLM(RnnLMConfig(vocab_size=32, hidden_size=8, num_layers=1)).save_pretrained(folder)

@@ -165,7 +165,7 @@ def test_import_toolkit_registers_its_model_types_with_transformers():
 
 
 def test_importing_the_model_loading_module_registers_the_types():
-    assert _run_python("import toolkit.models.pretrained; " + TOOLKIT_TYPES) == "True True"
+    assert _run_python("import toolkit.pretrained; " + TOOLKIT_TYPES) == "True True"
 
 
 def _loads_model_folders(path: Path) -> bool:
@@ -192,12 +192,12 @@ def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
 
 
 def test_every_module_that_loads_model_folders_imports_the_registering_module():
-    # Loading an rnn_lm or elmo folder needs the types registered: toolkit.models.pretrained does it
+    # Loading an rnn_lm or elmo folder needs the types registered: toolkit.pretrained does it
     # on import, or the module calls ensure_registered() itself.
     graph = import_graph()
     modules = toolkit_modules()
     loaders = [name for name, path in modules.items() if _loads_model_folders(path)]
     assert "toolkit.api" in loaders and "toolkit.cli.inspect" in loaders
-    unregistered = [name for name in loaders if "toolkit.models.pretrained" not in _reachable(graph, name)
+    unregistered = [name for name in loaders if "toolkit.pretrained" not in _reachable(graph, name)
                     and not _calls_ensure_registered(modules[name])]
-    assert not unregistered, f"load model folders without importing toolkit.models.pretrained: {unregistered}"
+    assert not unregistered, f"load model folders without importing toolkit.pretrained: {unregistered}"

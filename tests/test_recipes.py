@@ -97,24 +97,28 @@ def test_invalid_yaml_names_line(tmp_path):
 
 def test_registry_knows_every_bundled_recipe_and_every_entry_imports():
     from toolkit import api, registry
-    from toolkit.models.base import ModelFamily
+    from toolkit.families.base import ModelFamily
     from toolkit.tasks.base import Task
 
+    entries = registry.task_entries()
     for path in RECIPES:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        assert data["task"] in registry.TASKS and data["model"]["family"] in registry.FAMILIES, path
+        assert data["task"] in entries and data["model"]["family"] in registry.FAMILIES, path
     for name in registry.FAMILIES:
         family = registry.family(name)
         assert isinstance(family, ModelFamily) and family.name == name
-        assert set(family.tasks) <= set(registry.TASKS), f"{name} does a task the registry lacks"
+        assert set(family.tasks) <= set(entries), f"{name} does a task the registry lacks"
+        assert set(family.own_tasks) <= set(family.tasks), f"{name} owns a task it does not list in its tasks"
         family.config_class  # noqa: B018  (the config class path imports)
-    for name in registry.TASKS:
+    owners = [task for name in registry.FAMILIES for task in registry.family(name).own_tasks]
+    assert len(owners) == len(set(owners)) and not set(owners) & set(registry.TASKS), "a task declared twice"
+    for name in entries:
         task = registry.task(name)
         assert isinstance(task, Task) and task.name == name
     doers = {task for name in registry.FAMILIES for task in registry.family(name).tasks}
-    assert doers == set(registry.TASKS), "a registered task no family does"
+    assert doers == set(entries), "a registered task no family does"
     # `toolkit eval` on a folder without a recipe picks its task by architecture
-    assert {t for tasks in api.TASK_FOR_ARCHITECTURE.values() for t in tasks} <= set(registry.TASKS)
+    assert {t for tasks in api.TASK_FOR_ARCHITECTURE.values() for t in tasks} <= set(entries)
 
 
 def test_cli_validates_every_bundled_recipe(capsys):

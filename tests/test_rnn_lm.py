@@ -11,7 +11,7 @@ import torch
 
 import toolkit
 from toolkit.cli import main
-from toolkit.models.modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
+from toolkit.families.rnn_lm.modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
 
 TINY_RNN = [
     "model.config={cell: CELL, num_layers: 2, hidden_size: 24, embedding_size: 16}",

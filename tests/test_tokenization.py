@@ -6,7 +6,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from toolkit.data import load_corpus
-from toolkit.models.gpt2 import SPECIAL_TOKENS
+from toolkit.families.gpt2.family import SPECIAL_TOKENS
 from toolkit.recipe import TokenizerSection
 from toolkit.tokenization import train_tokenizer, unknown_rate, unused_token_ids
 

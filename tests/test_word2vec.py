@@ -12,10 +12,10 @@ from gensim.models import KeyedVectors
 import toolkit
 from toolkit.cli import main
 from toolkit.errors import RecipeError, ToolkitError
-from toolkit.models.word2vec import embedding_from_vectors, load_vectors
+from toolkit.embeddings import embedding_from_vectors, load_vectors
 from toolkit.registry import load_recipe
-from toolkit.tasks.word2vec import CorpusFile, train_vectors, write_corpus_file
-from toolkit.word2vec_eval import (
+from toolkit.families.word2vec.task import CorpusFile, train_vectors, write_corpus_file
+from toolkit.families.word2vec.evaluation import (
     BUNDLED,
     answer_analogies,
     evaluate_analogies,
@@ -215,7 +215,7 @@ def test_bundled_sets_are_well_formed_and_gensim_reads_them():
 
 
 def test_corpus_file_is_written_once_and_training_is_deterministic(tmp_path):
-    from toolkit.tasks.word2vec import load_splits
+    from toolkit.families.word2vec.task import load_splits
 
     recipe = load_recipe(WORD_RECIPE, TINY)
     splits, key = load_splits(recipe, "word")
@@ -327,7 +327,7 @@ def test_char_run_on_a_streaming_card(tmp_path):
     covered = {s for s, m in result.metrics["evaluations"][0]["sections"].items() if m["covered"]}
     assert covered <= {"char-gender", "char-antonym"}
     # An edited source file gives another cached corpus file.
-    from toolkit.tasks.word2vec import load_splits
+    from toolkit.families.word2vec.task import load_splits
 
     recipe = load_recipe("recipes/word2vec/skipgram_char_pd98.yaml", [f"data.card={card}"])
     _, key = load_splits(recipe, "char")
@@ -337,7 +337,7 @@ def test_char_run_on_a_streaming_card(tmp_path):
 
 
 def test_text_only_card_is_segmented_with_jieba(tmp_path):
-    from toolkit.tasks.word2vec import iter_tokens, load_splits
+    from toolkit.families.word2vec.task import iter_tokens, load_splits
 
     recipe = load_recipe("recipes/word2vec/cbow_word_sanguo.yaml", ["data.max_rows=80"])
     splits, _ = load_splits(recipe, "word")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 
-from .models import register_when_transformers_loads
+from .families import register_when_transformers_loads
 
 # public name -> the module that defines it
 _EXPORTS = {

@@ -143,7 +143,7 @@ def run(recipe: str | Path | Recipe, overrides: list[str] | None = None, resume:
 
     check_card_files(recipe.data.card)
     if recipe.model.init_from:
-        from .models.pretrained import resolve_source
+        from .pretrained import resolve_source
 
         resolve_source(recipe.model.init_from)
     if recipe.model.embeddings_from and not Path(recipe.model.embeddings_from).expanduser().exists():
@@ -170,7 +170,7 @@ def evaluate(run_dir: str | Path, card: str | None = None, split: str = "test",
     to its metrics and model card; any other model folder or Hub id needs ``card``.
     ``trust_remote_code`` lets the folder's own model code run (only for folders you trust)."""
     from . import registry
-    from .models.pretrained import model_folder
+    from .pretrained import model_folder
     from .rundir import is_run_dir
 
     if max_batches is not None and max_batches < 1:
@@ -193,7 +193,7 @@ def _recipe_for_model(model: str, card: str | None) -> Recipe:
     from transformers import PretrainedConfig
 
     from . import registry
-    from .models.pretrained import loading_error, resolve_source
+    from .pretrained import loading_error, resolve_source
 
     if not card:
         raise ToolkitError(f"{model} is not a toolkit run folder (no recipe.yaml): give --card NAME to evaluate it on.")
@@ -245,7 +245,7 @@ def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, t
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .generation import checked_settings, generate_text
-    from .models.pretrained import check_tokenizer_files, loading_error, model_folder, remote_code_trust
+    from .pretrained import check_tokenizer_files, loading_error, model_folder, remote_code_trust
 
     section = checked_settings(settings)
     if seed is not None and not (isinstance(seed, int) and 0 <= seed < SEED_LIMIT):

@@ -18,16 +18,6 @@ from typing import Any
 from .errors import RecipeError, did_you_mean
 from .recipe import Recipe, find_recipe, read_recipe, recipe_from_dict
 
-# family name -> "module:attribute" of its ModelFamily
-FAMILIES: dict[str, str] = {
-    "gpt2": "toolkit.models.gpt2:FAMILY",
-    "bert": "toolkit.models.bert:FAMILY",
-    "rnn_lm": "toolkit.models.rnn_lm:FAMILY",
-    "word2vec": "toolkit.models.word2vec:FAMILY",
-    "elmo": "toolkit.models.elmo:FAMILY",
-}
-
-
 @dataclass(frozen=True)
 class TaskEntry:
     """Where a task lives, and the recipe parts that are the task's own (checked without importing it)."""
@@ -39,32 +29,46 @@ class TaskEntry:
     needs: tuple[tuple[str, str], ...] = ()  # (dotted recipe key that must be set, what to say when it is not)
 
 
+# family name -> "module:attribute" of its ModelFamily. A family's own tasks (those no other family
+# does) are declared by the family itself (``ModelFamily.own_tasks``).
+FAMILIES: dict[str, str] = {
+    "gpt2": "toolkit.families.gpt2.family:FAMILY",
+    "bert": "toolkit.families.bert.family:FAMILY",
+    "rnn_lm": "toolkit.families.rnn_lm.family:FAMILY",
+    "word2vec": "toolkit.families.word2vec.family:FAMILY",
+    "elmo": "toolkit.families.elmo.family:FAMILY",
+}
+
+# Tasks that two or more families share.
 TASKS: dict[str, TaskEntry] = {
     "causal_lm": TaskEntry("toolkit.tasks.causal_lm:TASK"),
-    "bert_pretrain": TaskEntry("toolkit.tasks.bert_pretrain:TASK", sections={"mlm": "toolkit.recipe:MlmSection"}),
     "sequence_classification": TaskEntry("toolkit.tasks.classify:TASK"),
     "token_classification": TaskEntry("toolkit.tasks.token_classify:TASK",
                                       needs=(("data.tags", "task token_classification needs data.tags: ner, pos or cws"),)),
-    "word2vec": TaskEntry("toolkit.tasks.word2vec:TASK"),
-    "bilm": TaskEntry("toolkit.tasks.bilm:TASK"),
-    "elmo_classify": TaskEntry("toolkit.tasks.elmo_downstream:CLASSIFY"),
-    "elmo_ner": TaskEntry("toolkit.tasks.elmo_downstream:NER"),
 }
 
 
-def _import_target(target: str) -> Any:
+def import_target(target: str) -> Any:
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
 
 def family(name: str):
     """The ModelFamily called ``name`` (KeyError for an unknown one; recipes are checked first)."""
-    return _import_target(FAMILIES[name])
+    return import_target(FAMILIES[name])
+
+
+def task_entries() -> dict[str, TaskEntry]:
+    """Every task, shared and family-owned, by name (imports each family's light declaration module)."""
+    entries = dict(TASKS)
+    for chosen in all_families():
+        entries.update(chosen.own_tasks)
+    return entries
 
 
 def task(name: str):
     """The Task called ``name`` (imports its module, and with it torch)."""
-    return _import_target(TASKS[name].target)
+    return import_target(task_entries()[name].target)
 
 
 def all_families() -> list:
@@ -95,10 +99,11 @@ def checked_recipe_from_dict(data: Any, source: str = "<recipe>") -> Recipe:
 
 
 def _check_task_and_family(recipe: Recipe) -> None:
-    entry = TASKS.get(recipe.task)
+    entries = task_entries()
+    entry = entries.get(recipe.task)
     if entry is None:
-        raise ValueError(f"task: unknown task '{recipe.task}'{did_you_mean(recipe.task, TASKS)}; "
-                         f"allowed: {', '.join(sorted(TASKS))}")
+        raise ValueError(f"task: unknown task '{recipe.task}'{did_you_mean(recipe.task, entries)}; "
+                         f"allowed: {', '.join(sorted(entries))}")
     if recipe.model.family not in FAMILIES:
         raise ValueError(f"model.family: unknown family '{recipe.model.family}'"
                          f"{did_you_mean(recipe.model.family, FAMILIES)}; allowed: {', '.join(sorted(FAMILIES))}")
@@ -108,13 +113,13 @@ def _check_task_and_family(recipe: Recipe) -> None:
         raise ValueError(f"model.family '{chosen.name}' cannot do task '{recipe.task}': it does "
                          f"{', '.join(chosen.tasks)}; families for '{recipe.task}': {', '.join(able) or 'none yet'}")
     chosen.check_recipe(recipe)
-    _check_task_parts(recipe, entry)
+    _check_task_parts(recipe, entry, entries)
 
 
-def _check_task_parts(recipe: Recipe, entry: TaskEntry) -> None:
+def _check_task_parts(recipe: Recipe, entry: TaskEntry, entries: dict[str, TaskEntry]) -> None:
     """Sections that belong to another task, and keys this task needs; the task's own sections
     get their defaults."""
-    for name, other in TASKS.items():
+    for name, other in entries.items():
         for section in other.sections:
             if name != recipe.task and getattr(recipe, section) is not None and section not in entry.sections:
                 raise ValueError(f"the {section} section belongs to task {name}, not {recipe.task}")
@@ -126,4 +131,4 @@ def _check_task_parts(recipe: Recipe, entry: TaskEntry) -> None:
             raise ValueError(message)
     for section, section_class in entry.sections.items():
         if getattr(recipe, section) is None:
-            setattr(recipe, section, _import_target(section_class)())
+            setattr(recipe, section, import_target(section_class)())

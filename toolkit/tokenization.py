@@ -15,7 +15,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, proce
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from .errors import ToolkitError
-from .models import ensure_registered
+from .families import ensure_registered
 from .recipe import TokenizerSection
 
 BPE_DEFAULT_VOCAB = 8000
@@ -92,7 +92,7 @@ def unused_token_ids(tokenizer) -> list[int]:
 
 def load_tokenizer(path: str | Path, special_tokens: dict[str, str] | None = None, trust_remote_code: bool = False):
     """A tokenizer from a folder (a run, or any HF model folder) or a Hub id; the folder's own
-    tokenizer code runs only when the user opted in (``models.pretrained.remote_code_trust``)."""
+    tokenizer code runs only when the user opted in (``toolkit.pretrained.remote_code_trust``)."""
     ensure_registered()  # a folder whose tokenizer names no class is read through its config's model type
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)

@@ -29,7 +29,7 @@ def bert_classifier(tmp_path_factory) -> Path:
     from transformers import BertConfig, BertForSequenceClassification
 
     from toolkit.data import load_corpus
-    from toolkit.models.bert import SPECIAL_TOKENS
+    from toolkit.families.bert.family import SPECIAL_TOKENS
     from toolkit.recipe import TokenizerSection
     from toolkit.tokenization import train_tokenizer
 
@@ -76,7 +76,7 @@ def test_generate_more_tokens_than_the_context_are_capped(cli, gpt2_run):
 
 def test_rnn_models_have_no_context_cap():
     from toolkit.generation import context_length, fit_to_context
-    from toolkit.models.modeling_rnn_lm import RnnLMConfig
+    from toolkit.families.rnn_lm.modeling_rnn_lm import RnnLMConfig
 
     class Model:
         config = RnnLMConfig()

@@ -33,7 +33,7 @@ def _bert_folder(folder: Path, auto_class: str, **head) -> Path:
     from transformers import BertConfig
 
     from toolkit.data import load_corpus
-    from toolkit.models.bert import SPECIAL_TOKENS
+    from toolkit.families.bert.family import SPECIAL_TOKENS
     from toolkit.recipe import TokenizerSection
     from toolkit.tokenization import train_tokenizer
 
@@ -293,7 +293,7 @@ def test_word2vec_eval_without_coverage_prints_no_accuracy(cli, vectors_file):
 def test_ca8_accuracy_without_coverage_is_nan():
     import math
 
-    from toolkit.word2vec_eval import AnalogyScore
+    from toolkit.families.word2vec.evaluation import AnalogyScore
 
     summary = AnalogyScore(questions=3).summary()
     assert math.isnan(summary["ca8_3cosadd"]) and math.isnan(summary["ca8_3cosmul"])

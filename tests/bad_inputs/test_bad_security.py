@@ -88,7 +88,7 @@ def hostile_copy(gpt2_run: Path, tmp_path: Path, marker: Path, model_type: str |
 def tiny_rnn_lm_folder(gpt2_run: Path, folder: Path) -> Path:
     """A folder as the toolkit saves an rnn_lm model (config with auto_map + modeling file), built
     without training; the char tokenizer of the GPT-2 run fits it."""
-    from toolkit.models.modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
+    from toolkit.families.rnn_lm.modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
 
     vocab = json.loads((gpt2_run / "config.json").read_text())["vocab_size"]
     model = RnnLMForCausalLM(RnnLMConfig(vocab_size=vocab, num_layers=1, hidden_size=16, pad_token_id=1))
@@ -234,7 +234,7 @@ def test_a_run_folder_prefers_the_word2vec_binary(tmp_path, marker):
     from gensim.models import KeyedVectors
     import numpy as np
 
-    from toolkit.models.word2vec import load_vectors
+    from toolkit.embeddings import load_vectors
 
     folder = tmp_path / "old_run"
     folder.mkdir()

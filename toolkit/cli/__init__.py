@@ -1,8 +1,9 @@
 """`toolkit` command line: a thin shell over toolkit.api.
 
 One module per group of commands, each adding its commands to the parser with ``register``:
-recipes (run, validate, recipes), data, inspect (generate, eval, fill-mask, predict, embed),
-compare, hub (push) and word2vec. Building the parser imports none of the heavy libraries;
+recipes (run, validate, recipes), data, inspect (generate, eval, fill-mask, predict), compare and
+hub (push); a family's own commands (word2vec's neighbors, ELMo's embed) come from its folder
+(``ModelFamily.cli_commands``). Building the parser imports none of the heavy libraries;
 each command imports what it needs when it runs, inside ``main``'s handling of Ctrl-C.
 """
 
@@ -13,7 +14,8 @@ import os
 import sys
 
 from ..errors import ToolkitError
-from . import compare, data, hub, inspect, recipes, word2vec
+from .. import registry
+from . import compare, data, hub, inspect, recipes
 from .flags import SubcommandParser
 
 EPILOG = """examples:
@@ -24,7 +26,7 @@ EPILOG = """examples:
 """
 
 # The command groups, in the order `toolkit --help` lists their commands.
-COMMAND_GROUPS = (recipes, data, inspect, compare, hub, word2vec)
+COMMAND_GROUPS = (recipes, data, inspect, compare, hub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=SubcommandParser)
     for group in COMMAND_GROUPS:
         group.register(subparsers)
+    for family in registry.all_families():
+        if family.cli_commands:
+            registry.import_target(family.cli_commands)(subparsers)
     return parser
 
 

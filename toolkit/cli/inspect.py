@@ -54,7 +54,7 @@ def cmd_eval(args) -> int:
 def _pipeline(task: str, model: str, trust_remote_code: bool):
     from transformers import pipeline
 
-    from ..models.pretrained import loading_error, remote_code_trust
+    from ..pretrained import loading_error, remote_code_trust
 
     try:
         return pipeline(task, model=model, trust_remote_code=remote_code_trust(model, trust_remote_code))
@@ -64,7 +64,7 @@ def _pipeline(task: str, model: str, trust_remote_code: bool):
 
 def _architecture(model: str, trust_remote_code: bool) -> tuple[str, str]:
     """(source to load, the architecture its config.json names), after checking it is a model folder."""
-    from ..models.pretrained import load_model_config, model_folder
+    from ..pretrained import load_model_config, model_folder
 
     source = model_folder(model)
     config = load_model_config(source, trust_remote_code)
@@ -92,7 +92,7 @@ def refuse_other_models(model: str, command: str, wants: str) -> None:
     loading; a folder without a readable one (a LoRA adapter) is left to the loading to judge."""
     from transformers import PretrainedConfig
 
-    from ..models.pretrained import model_folder
+    from ..pretrained import model_folder
 
     try:
         config, _ = PretrainedConfig.get_config_dict(model_folder(model))
@@ -222,70 +222,6 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def embed(model_dir: str | Path, text: str):
-    """Contextual vectors of ``text`` from an ELMo folder (a biLM or a downstream run).
-
-    Returns (layers, mixed, layer_weights): layers is (layers+1, chars, 2*dim); mixed is the
-    scalar mix of a downstream model (None for a bare biLM), layer_weights its learned mix.
-    """
-    import torch
-    from transformers import AutoModel
-
-    from ..generation import unknown_characters_note
-    from ..models.modeling_elmo import ElmoModel
-    from ..models.pretrained import load_model_config, model_folder, read_model_type
-    from ..tokenization import load_tokenizer
-
-    if not text.strip():  # no characters, no vectors: torch would fail on an empty id tensor
-        raise ToolkitError("`toolkit embed`: the text is empty or only spaces; give a sentence, e.g. 今天天气很好.")
-    model_dir = model_folder(model_dir)
-    # The type first, read as data; ELMo folders then load through the toolkit's registered classes
-    # (trust_remote_code=False), never through the copy of the model code inside the folder.
-    try:
-        model_type = read_model_type(model_dir)
-    except (OSError, ValueError) as exc:
-        raise ToolkitError(f"embed: cannot read the config of '{model_dir}': {str(exc).splitlines()[0]}") from None
-    if model_type != "toolkit_elmo":
-        raise ToolkitError(f"{model_dir} is a {model_type} model, not an ELMo biLM or ELMo downstream run.")
-    config = load_model_config(model_dir, what="embed")
-    tokenizer = load_tokenizer(model_dir)
-    note = unknown_characters_note(tokenizer, text, f"their vectors are those of {tokenizer.unk_token or 'nothing'}")
-    if note:
-        print(f"note: {note}", file=sys.stderr)
-    ids = torch.tensor([tokenizer.convert_tokens_to_ids(list(text))])
-    architecture = (config.architectures or ["ElmoModel"])[0]
-    if architecture == ElmoModel.__name__:
-        model, mixed, weights = AutoModel.from_pretrained(str(model_dir), trust_remote_code=False).eval(), None, None
-        with torch.no_grad():
-            layers = model(input_ids=ids).layers[:, 0]
-        return layers, mixed, weights
-    import transformers
-
-    from ..models.elmo import AUTO_CLASSES
-
-    auto = next(auto for auto, class_name in AUTO_CLASSES.items() if class_name == architecture)
-    model = getattr(transformers, auto).from_pretrained(str(model_dir), trust_remote_code=False).eval()
-    with torch.no_grad():
-        states = model.elmo(ids)
-        layers = torch.stack([torch.cat(pair, dim=-1) for pair in states])[:, 0]
-        mixed = model.mixed_features(ids)[0]
-    return layers, mixed, model.layer_weights()
-
-
-def cmd_embed(args) -> int:
-    layers, mixed, weights = embed(args.model_dir, args.text)
-    count, chars, width = layers.shape
-    print(f"{chars} characters; {count} layers (embedding + {count - 1} LSTM) of {width} dims (forward+backward): {tuple(layers.shape)}")
-    if mixed is not None:
-        print(f"scalar mix: {tuple(mixed.shape)}")
-    if args.layer_weights:
-        if weights is None:
-            print("This is a bare biLM: layer weights are learned by a downstream run (task elmo_classify or elmo_ner).")
-        else:
-            print("learned layer weights: " + ", ".join(f"{name} {value:.3f}" for name, value in weights.items()))
-    return 0
-
-
 def register(subparsers) -> None:
     p = subparsers.add_parser("generate", help="continue a prompt with a trained causal LM")
     p.add_argument("run_dir", help="run folder or model folder")
@@ -322,9 +258,3 @@ def register(subparsers) -> None:
     p.add_argument("text", nargs="+", help="one or more texts")
     add_trust_flag(p)
     p.set_defaults(func=cmd_predict)
-
-    p = subparsers.add_parser("embed", help="ELMo contextual vectors of a sentence (shape, and the learned layer mix)")
-    p.add_argument("model_dir", help="an ELMo biLM run folder, or an elmo_classify / elmo_ner run folder")
-    p.add_argument("text")
-    p.add_argument("--layer-weights", action="store_true", help="print the learned softmax weight of each layer and gamma")
-    p.set_defaults(func=cmd_embed)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+IGNORE = -100  # the label PyTorch's cross-entropy skips: padding, special tokens, unmasked positions
+
 
 @dataclass(frozen=True)
 class Task:

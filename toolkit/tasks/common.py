@@ -10,8 +10,8 @@ from typing import Any
 import torch
 
 from ..data import load_card
-from ..models.base import ModelFamily
-from ..models.pretrained import (
+from ..families.base import ModelFamily
+from ..pretrained import (
     add_lora, checked_init_from, freeze, load_pretrained, parameter_counts, remote_code_trust,
 )
 from ..recipe import Recipe

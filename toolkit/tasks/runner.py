@@ -15,8 +15,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..errors import ToolkitError
-from ..models.pretrained import parameter_counts
-from ..models.word2vec import init_embeddings_from
+from ..pretrained import parameter_counts
+from ..embeddings import init_embeddings_from
 from ..recipe import Recipe
 from ..training import build_optimizer, build_scheduler, causal_lm_loss, fit
 from ..training.checkpoints import disk_full_guard, model_bytes
@@ -166,7 +166,7 @@ def evaluate_saved(
     from .. import registry
     from ..data import load_card, load_corpus
     from ..data.corpus import check_view
-    from ..models.pretrained import load_pretrained, remote_code_trust, resolve_source
+    from ..pretrained import load_pretrained, remote_code_trust, resolve_source
     from ..reporting.metrics import read_metrics, write_metrics
     from ..rundir import is_run_dir
     from ..tokenization import load_tokenizer

@@ -16,12 +16,11 @@ from transformers import AutoModelForTokenClassification, DataCollatorForTokenCl
 
 from .. import registry
 from ..data.char_tags import FIXED_LABELS, TAGGERS
-from ..data.masking import IGNORE
 from ..data.ner import chunks
 from ..metrics import load_metric
 from ..recipe import Recipe
 from ..training import make_accelerator
-from .base import Task
+from .base import IGNORE, Task
 from .common import RunOutcome, load_task_corpus, prepare_model, run_tokenizer
 from .runner import Training, evaluate_saved, train_and_save
 

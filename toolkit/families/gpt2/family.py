@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import DROPOUT, NON_NEGATIVE, POSITIVE, SIZE, Allowed, ModelFamily
+from ..base import DROPOUT, NON_NEGATIVE, POSITIVE, SIZE, Allowed, ModelFamily
 
 # Named sizes. tiny trains on a laptop CPU in minutes; small is the 124M model of the GPT-2 paper.
 SIZES = {

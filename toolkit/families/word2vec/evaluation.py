@@ -18,7 +18,7 @@ only easy questions unnoticed. Analogies are scored under two conventions, both 
   a question counts when its first three words are in the vocabulary, and one whose answer is not
   is simply wrong; 3CosMul's epsilon is 0.01.
 
-The project's own small sets ship in ``toolkit/resources/word2vec`` and are used by the names
+The project's own small sets ship in ``toolkit/families/word2vec/resources`` and are used by the names
 ``analogy`` and ``similarity``.
 """
 
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ToolkitError
+from ...errors import ToolkitError
 
-RESOURCES = Path(__file__).resolve().parent / "resources" / "word2vec"
+RESOURCES = Path(__file__).resolve().parent / "resources"
 BUNDLED = {
     "analogy": RESOURCES / "analogy_zh.txt",
     "similarity": RESOURCES / "similarity_zh.txt",

@@ -15,8 +15,8 @@ import hashlib
 import random
 from pathlib import Path
 
-from ..errors import DataError
-from .text import segment, sentence_split
+from ...errors import DataError
+from ...data.text import segment, sentence_split
 
 # Part of every cache key, so changing this file never serves pairs made by older code.
 _CODE_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]

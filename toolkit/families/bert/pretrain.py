@@ -1,8 +1,8 @@
 """BERT pretraining from scratch: masked language modelling and next-sentence prediction at once.
 
 Reads documents from the dataset layer (with words when whole-word masking is on), builds
-``[CLS] A [SEP] B [SEP]`` pairs (toolkit.data.nsp), masks each batch afresh with the 80/10/10
-rule (toolkit.data.masking) and trains BertForPreTraining on MLM loss + NSP loss with the shared
+``[CLS] A [SEP] B [SEP]`` pairs (toolkit.families.bert.nsp), masks each batch afresh with the 80/10/10
+rule (toolkit.families.bert.masking) and trains BertForPreTraining on MLM loss + NSP loss with the shared
 runner. Evaluation on held-out documents reports MLM accuracy, MLM perplexity and NSP accuracy.
 """
 
@@ -13,16 +13,16 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForPreTraining
 
-from .. import registry
-from ..data import VIEWS, load_card
-from ..data.masking import IGNORE, MaskingCollator
-from ..data.nsp import build_nsp_pairs
-from ..metrics import load_metric
-from ..recipe import Recipe
-from ..training import make_accelerator
-from .base import Task
-from .common import RunOutcome, load_task_corpus, prepare_model, run_tokenizer
-from .runner import Training, evaluate_saved, train_and_save
+from ... import registry
+from ...data import VIEWS, load_card
+from .masking import IGNORE, MaskingCollator
+from .nsp import build_nsp_pairs
+from ...metrics import load_metric
+from ...recipe import Recipe
+from ...training import make_accelerator
+from ...tasks.base import Task
+from ...tasks.common import RunOutcome, load_task_corpus, prepare_model, run_tokenizer
+from ...tasks.runner import Training, evaluate_saved, train_and_save
 
 PIPELINE_TAG = "fill-mask"
 USAGE = """

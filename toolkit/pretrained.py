@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ToolkitError
-from . import ensure_registered
-from .base import ModelFamily
+from .errors import ToolkitError
+from .families import ensure_registered
+from .families.base import ModelFamily
 
 ensure_registered()
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from ..data.card import DataCard
-from ..recipe import Recipe
-from .model_card import _dataset_id, _table
+from ...data.card import DataCard
+from ...recipe import Recipe
+from ...reporting.model_card import _dataset_id, _table
 
 TASK_NAMES = {"analogy": "Word analogy", "similarity": "Word similarity", "coverage": "Vocabulary coverage"}
 

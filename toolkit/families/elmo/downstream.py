@@ -15,20 +15,20 @@ from pathlib import Path
 
 import torch
 
-from ..data import load_card, load_corpus
-from ..data.ner import NER_LABELS, char_bio, chunks, entity_f1
-from ..errors import ToolkitError
-from ..models.elmo import FAMILY
-from ..models.pretrained import load_pretrained, resolve_source
-from ..recipe import Recipe
-from ..tokenization import load_tokenizer
-from ..training import make_accelerator
-from .base import Task
-from .common import RunOutcome
-from .runner import Training, evaluate_saved, train_and_save
+from ...data import load_card, load_corpus
+from ...data.ner import NER_LABELS, char_bio, chunks, entity_f1
+from ...errors import ToolkitError
+from .family import FAMILY
+from ...pretrained import load_pretrained, resolve_source
+from ...recipe import Recipe
+from ...tokenization import load_tokenizer
+from ...training import make_accelerator
+from ...tasks.base import Task
+from ...tasks.common import RunOutcome
+from ...tasks.runner import Training, evaluate_saved, train_and_save
 
 USAGE = """
-import toolkit.models  # or trust_remote_code=True without toolkit
+import toolkit  # registers the toolkit's model types; or trust_remote_code=True without toolkit
 from transformers import pipeline
 
 print(pipeline("{tag}", model="{model}")("{example}"))

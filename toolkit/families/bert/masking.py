@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-IGNORE = -100
+from ...tasks.base import IGNORE
 
 
 class MaskingCollator:

@@ -11,13 +11,13 @@ import math
 
 
 def _vectors(args):
-    from ..models.word2vec import load_vectors
+    from ...embeddings import load_vectors
 
     return load_vectors(args.vectors, allow_pickle=args.allow_pickle)
 
 
 def cmd_neighbors(args) -> int:
-    from ..word2vec_eval import nearest
+    from .evaluation import nearest
 
     vectors = _vectors(args)
     for word in args.words:
@@ -26,7 +26,7 @@ def cmd_neighbors(args) -> int:
 
 
 def cmd_analogy(args) -> int:
-    from ..word2vec_eval import solve_analogy
+    from .evaluation import solve_analogy
 
     answers = solve_analogy(_vectors(args), args.a, args.b, args.c, args.topn)
     print(f"{args.a} : {args.b} :: {args.c} : ?")
@@ -40,8 +40,8 @@ def _score(value: float, digits: str = ".3f") -> str:
 
 
 def cmd_word2vec_eval(args) -> int:
-    from ..rundir import is_run_dir
-    from ..word2vec_eval import parse_benchmark, run_benchmark
+    from ...rundir import is_run_dir
+    from .evaluation import parse_benchmark, run_benchmark
 
     specs = [f"analogy={p}" for p in args.analogy] + [f"similarity={p}" for p in args.similarity]
     if args.bundled or not specs:
@@ -67,7 +67,7 @@ def cmd_word2vec_eval(args) -> int:
             print(f"{record['benchmark']} (similarity): Spearman {_score(m['spearman'])}, "
                   f"coverage {_score(m['coverage'], '.1%')} ({m['covered']} of {m['pairs']} pairs)")
     if is_run_dir(args.vectors) and not args.no_record:
-        from ..tasks.word2vec import record_evaluations
+        from .task import record_evaluations
 
         record_evaluations(args.vectors, records, vectors)
         print(f"Recorded in {args.vectors}/metrics.json and the model card.")
@@ -82,7 +82,7 @@ def _add_allow_pickle(parser) -> None:
 
 def register(subparsers) -> None:
     """Add the word2vec commands to the `toolkit` parser."""
-    from .flags import whole_number
+    from ...cli.flags import whole_number
 
     where = "word2vec run folder, or a vectors file (word2vec .bin or text)"
     p = subparsers.add_parser("neighbors", help="nearest words of word2vec vectors")

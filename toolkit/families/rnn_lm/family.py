@@ -7,7 +7,7 @@ registration with transformers' Auto classes.
 
 from __future__ import annotations
 
-from .base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
+from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
 
 # Named sizes. tiny matches the GPT-2 tiny recipe's training budget on a laptop CPU.
 SIZES = {
@@ -46,11 +46,12 @@ def build(config):
 FAMILY = ModelFamily(
     name="rnn_lm",
     tasks=("causal_lm",),
-    config_class_path="toolkit.models.modeling_rnn_lm:RnnLMConfig",
+    config_class_path="toolkit.families.rnn_lm.modeling_rnn_lm:RnnLMConfig",
     sizes=SIZES,
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,
     build=build,
+    register_auto_classes=register_auto_classes,
     fixed_config_keys=("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id"),
     model_types=("toolkit_rnn_lm",),
     config_ranges={

@@ -1,4 +1,9 @@
-"""What every model family declares, so the recipe checker, tokenizer and tasks stay generic."""
+"""What every model family declares, so the recipe checker, tokenizer and tasks stay generic.
+
+A family lives in its own folder, ``toolkit/families/<name>/``: ``family.py`` declares its
+``ModelFamily`` (imported to check a recipe, so it must not import torch at module level), next to
+the family's modeling code, its own tasks, data code, card wording and CLI commands.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import did_you_mean
+from ..registry import TaskEntry
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,13 @@ class ModelFamily:
     config_ranges: dict[str, Allowed] = field(default_factory=dict)
     divisible: tuple[tuple[str, str], ...] = field(default=())
     activation_keys: tuple[str, ...] = field(default=())
+    # Tasks only this family does (the registry's TASKS holds the shared ones); each is also in ``tasks``.
+    own_tasks: dict[str, TaskEntry] = field(default_factory=dict)
+    # Registers the family's own model classes with transformers' Auto classes (families whose
+    # models are transformers' own leave it None); called by ``toolkit.families.ensure_registered``.
+    register_auto_classes: Callable[[], None] | None = None
+    # "module:function" adding the family's own commands to the `toolkit` parser (function(subparsers)).
+    cli_commands: str | None = None
 
     @property
     def config_class(self) -> type:

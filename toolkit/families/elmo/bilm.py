@@ -12,17 +12,17 @@ from pathlib import Path
 import torch
 from transformers import AutoModel
 
-from .. import registry
-from ..recipe import Recipe
-from ..training import make_accelerator, perplexity
-from .base import Task
-from .causal_lm import collate_blocks, saved_blocks, text_blocks
-from .common import RunOutcome, prepare_model
-from .runner import Training, evaluate_saved, train_and_save
+from ... import registry
+from ...recipe import Recipe
+from ...training import make_accelerator, perplexity
+from ...tasks.base import Task
+from ...tasks.causal_lm import collate_blocks, saved_blocks, text_blocks
+from ...tasks.common import RunOutcome, prepare_model
+from ...tasks.runner import Training, evaluate_saved, train_and_save
 
 PIPELINE_TAG = "feature-extraction"
 USAGE = """
-import toolkit.models  # or trust_remote_code=True without toolkit
+import toolkit  # registers the toolkit's model types; or trust_remote_code=True without toolkit
 from transformers import AutoModel, AutoTokenizer
 
 tokenizer = AutoTokenizer.from_pretrained("{model}")

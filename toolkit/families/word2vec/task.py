@@ -9,7 +9,7 @@ Top to bottom, a run:
 2. builds the vocabulary and trains with gensim, showing a progress bar (words/s) and recording
    the loss, time and speed of each epoch;
 3. exports the vectors (gensim native, word2vec text and binary), evaluates them on the
-   benchmarks of ``eval.metrics`` (analogy / similarity, see toolkit.word2vec_eval) and on the
+   benchmarks of ``eval.metrics`` (analogy / similarity, see toolkit.families.word2vec.evaluation) and on the
    vocabulary coverage of ``eval.split``, and writes metrics.json and a Hub model card.
 
 Word level reads the card's ``words`` view (segmented source or the card's ``segment`` step);
@@ -32,20 +32,21 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .. import registry
-from ..data import load_card, load_corpus, load_streaming_corpus
-from ..data.corpus import local_files
-from ..data.corpus import source_signature as corpus_signature
-from ..data.text import segment
-from ..errors import ToolkitError
-from ..models.word2vec import Word2VecConfig, export_vectors, load_vectors, usable_cores
-from ..recipe import Recipe
-from ..reporting.metrics import read_metrics, write_metrics
-from ..reporting.model_card import write_model_card
-from ..reporting.word2vec_card import render_word2vec_card
-from ..word2vec_eval import Benchmark, headline, nearest, parse_benchmark, run_benchmark
-from .base import Task
-from .common import RunOutcome
+from ... import registry
+from ...data import load_card, load_corpus, load_streaming_corpus
+from ...data.corpus import local_files
+from ...data.corpus import source_signature as corpus_signature
+from ...data.text import segment
+from ...errors import ToolkitError
+from ...embeddings import load_vectors
+from .family import Word2VecConfig, export_vectors, usable_cores
+from ...recipe import Recipe
+from ...reporting.metrics import read_metrics, write_metrics
+from ...reporting.model_card import write_model_card
+from .card import render_word2vec_card
+from .evaluation import Benchmark, headline, nearest, parse_benchmark, run_benchmark
+from ...tasks.base import Task
+from ...tasks.common import RunOutcome
 
 PIPELINE_TAG = "feature-extraction"
 CORPUS_FILE_VERSION = "1"  # bump when the LineSentence layout changes
@@ -248,7 +249,7 @@ class _ProgressHandler(logging.Handler):
 
 def train_vectors(corpus: CorpusFile, config: Word2VecConfig, seed: int, callbacks=(), show: bool = True):
     """Build the vocabulary from the corpus file and train; returns (model, monitor, timings)."""
-    from ..models.word2vec import build
+    from .family import build
 
     model = build(config, seed=seed)
     started = time.perf_counter()
@@ -394,7 +395,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
 
 def record_evaluations(run_dir: Path, records: list[dict], vectors) -> None:
     """Append evaluation records to a run folder's metrics.json and refresh its model card."""
-    from ..rundir import read_run_recipe
+    from ...rundir import read_run_recipe
 
     metrics = read_metrics(run_dir)
     metrics.setdefault("evaluations", []).extend(records)

@@ -7,7 +7,8 @@ The models live in ``modeling_elmo.py`` (self-contained, copied into saved folde
 
 from __future__ import annotations
 
-from .base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
+from ...registry import TaskEntry
+from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
 
 # tiny: 2 layers, 128-wide outputs per direction (LSTM cell 512 projected to 128, as ELMo does 4096 -> 512).
 SIZES = {
@@ -56,11 +57,18 @@ def build(config):
 FAMILY = ModelFamily(
     name="elmo",
     tasks=("bilm", "elmo_classify", "elmo_ner"),
-    config_class_path="toolkit.models.modeling_elmo:ElmoConfig",
+    config_class_path="toolkit.families.elmo.modeling_elmo:ElmoConfig",
     sizes=SIZES,
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,
     build=build,
+    register_auto_classes=register_auto_classes,
+    own_tasks={
+        "bilm": TaskEntry("toolkit.families.elmo.bilm:TASK"),
+        "elmo_classify": TaskEntry("toolkit.families.elmo.downstream:CLASSIFY"),
+        "elmo_ner": TaskEntry("toolkit.families.elmo.downstream:NER"),
+    },
+    cli_commands="toolkit.families.elmo.cli:register",
     fixed_config_keys=("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id"),
     model_types=("toolkit_elmo",),
     finetune_config_keys=("mix", "freeze_bilm", "head_hidden", "head_dropout"),
