@@ -81,6 +81,21 @@ def _tokens(row: dict, level: str) -> list[str]:
     return [piece for word in row["words"] for piece in word.split()]
 
 
+def word2vec_config(recipe: Recipe) -> Word2VecConfig:
+    return Word2VecConfig(**registry.family(recipe.model.family).config_fields(recipe.model.size, recipe.model.config))
+
+
+def level_view(level: str, card) -> str:
+    """The view word2vec reads at ``level``: a segmented source's ``words`` at word level, else
+    ``text`` (its characters at char level; segmented by jieba here at word level)."""
+    return "words" if level == "word" and "words" in card.views else "text"
+
+
+def corpus_view(recipe: Recipe, card) -> str:
+    """The view the recipe's run reads (its model.config level)."""
+    return level_view(word2vec_config(recipe).level, card)
+
+
 def load_splits(recipe: Recipe, level: str) -> tuple[dict, str]:
     """The corpus splits with the columns ``level`` needs, and a key that changes with them.
 
@@ -88,7 +103,7 @@ def load_splits(recipe: Recipe, level: str) -> tuple[dict, str]:
     give IterableDatasets read lazily (key: the card, its local files' sizes and times, max_rows).
     """
     card = load_card(recipe.data.card)
-    view = "words" if level == "word" and "words" in card.views else "text"
+    view = level_view(level, card)
     needs_segmenting = level == "word" and view == "text"
     if card.source.streaming:
         splits = load_streaming_corpus(card, view=view)
@@ -323,8 +338,7 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
                            "processes; remove launch.accelerate_config from the recipe.")
     if getattr(recipe.model, "init_from", None) or getattr(recipe, "peft", None) is not None:
         raise ToolkitError("word2vec vectors are trained from scratch by gensim: model.init_from and peft do not apply.")
-    family = registry.family(recipe.model.family)
-    config = Word2VecConfig(**family.config_fields(recipe.model.size, recipe.model.config))
+    config = word2vec_config(recipe)
     benchmarks = [parse_benchmark(spec) for spec in recipe.eval.metrics]  # fail before any work
 
     started = time.perf_counter()
@@ -380,7 +394,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
     ``max_batches`` does not apply (word2vec evaluation is not batched) and is ignored.
     """
     del max_batches
-    config = Word2VecConfig(**registry.family(recipe.model.family).config_fields(recipe.model.size, recipe.model.config))
+    config = word2vec_config(recipe)
     benchmarks = [parse_benchmark(spec) for spec in recipe.eval.metrics]
     vectors = load_vectors(run_dir)
     if card and card != recipe.data.card:
@@ -406,7 +420,7 @@ def record_evaluations(run_dir: Path, records: list[dict], vectors) -> None:
 TASK = Task(
     name="word2vec",
     description="Skip-gram / CBOW word or character vectors with gensim; analogy and similarity evaluation.",
-    view="words",
+    view=corpus_view,
     pipeline_tag=PIPELINE_TAG,
     run=run,
     evaluate=evaluate_run,
