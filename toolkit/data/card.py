@@ -191,8 +191,9 @@ def _duplicate_key(exc: DuplicateKeyError) -> str:
     return f" at line {where.line + 1}: a key written twice (first at {first}); its content is not shown"
 
 
-def load_card(name_or_path: str | Path) -> DataCard:
-    """A bundled card by name, or a card YAML file by path."""
+def load_card(name_or_path: str | Path, _chain: tuple[DataCard, ...] = ()) -> DataCard:
+    """A bundled card by name, or a card YAML file by path (``_chain``: the derived cards that led
+    here, to catch a derivation that goes round in a circle)."""
     path = Path(name_or_path)
     if not path.is_file():
         path = cards_dir() / f"{name_or_path}.yaml"
@@ -230,26 +231,26 @@ def load_card(name_or_path: str | Path) -> DataCard:
         # A parent file next to the card: written absolute, so the card means the same wherever it
         # is read from (the corpus builder gets the card as JSON, without its path).
         card.source.derived_from = str((path.parent / parent).resolve())
-    if parent and "splits" not in data:
-        card.splits = parent_card(card).splits  # unless it says otherwise, a derived card keeps its parent's split
+    if parent:
+        parent = parent_card(card, _chain)  # the whole chain is read and checked here
+        if "splits" not in data:
+            card.splits = parent.splits  # unless it says otherwise, a derived card keeps its parent's split
     return card
 
 
 MAX_DERIVATION_DEPTH = 8
 
 
-def parent_card(card: DataCard, _chain: tuple[str, ...] = ()) -> DataCard:
+def parent_card(card: DataCard, _chain: tuple[DataCard, ...] = ()) -> DataCard:
     """The card a derived card is made from, checked to give the columns its transform reads."""
     from .transforms import TRANSFORMS
     from .views import VIEWS
 
-    chain = (*_chain, card.name)
-    parent = load_card(card.source.derived_from)
-    if parent.name in chain or len(chain) >= MAX_DERIVATION_DEPTH:
-        raise DataError(f"Data card {card.label}: derived_from goes round in a circle or deeper than "
-                        f"{MAX_DERIVATION_DEPTH} cards ({' -> '.join([*chain, parent.name])}).")
-    if parent.source.derived_from:
-        parent_card(parent, chain)  # the whole chain is checked before any row is made
+    chain = (*_chain, card)
+    if card.label in [c.label for c in _chain] or len(chain) > MAX_DERIVATION_DEPTH:
+        raise DataError(f"Data card {chain[0].label}: derived_from goes round in a circle or deeper than "
+                        f"{MAX_DERIVATION_DEPTH} cards ({' -> '.join(c.name for c in chain)}).")
+    parent = load_card(card.source.derived_from, chain)
     transform = TRANSFORMS[card.source.transform]
     has = {column for view in parent.views for column in VIEWS[view]}
     missing = [column for column in transform.needs if column not in has]

@@ -3,6 +3,8 @@
 The rows are produced once by a generator (read, preprocess, dedupe) through
 ``Dataset.from_generator``, which caches the result in the datasets cache keyed on the card, the
 source files' sizes and modification times, and the code; a second run reads the Arrow cache.
+A card derived from another card (``source.derived_from``) is its parent's corpus put through a
+named transform (toolkit.data.transforms), split by split, and cached the same way.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from ..errors import DataError
 from .card import DATASETS_FORMATS, DataCard, load_card, parent_card
 from .sources import iter_source_rows, load_with_datasets, local_files, nested_field
 from .text import apply_steps, build_pipeline
+from .transforms import TRANSFORMS
 from .views import HOW_TO_GET, VIEWS
 
 # Rows depend on the code that reads, preprocesses and transforms them: any change there re-keys the cache.
-_CODE_FILES = ("card.py", "corpus.py", "sources.py", "text.py", "derived.py", "transforms.py", "pinyin.py")
+_CODE_FILES = ("card.py", "corpus.py", "sources.py", "text.py", "transforms.py", "pinyin.py")
 _CODE_VERSION = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes() for name in _CODE_FILES)).hexdigest()[:12]
 
 
@@ -172,6 +175,37 @@ def _carve_documents(train: datasets.Dataset, card: DataCard) -> datasets.Datase
     return out
 
 
+# --------------------------------------------------------------------------- derived cards
+# The parent corpus is loaded as any card is (cached, split into train/validation/test, by document
+# where it has documents), and the transform runs over each split on its own, so a derived row stays
+# in the split of the parent row it comes from: held-out pairs share no document with training pairs.
+# A derived card that sets other ``splits`` than its parent's (say larger held-out shares) has its
+# rows pooled and split again with them, by the parent's documents when the rows carry them.
+
+
+def _generate_derived(card_json: str, parent_json: str, split: str, max_rows: int | None, signature: str):
+    """Generator for Dataset.from_generator: every argument is part of the cache key (the signature
+    holds the parent's: its card, its files and the code version)."""
+    del signature  # only there to key the cache
+    card, parent = DataCard.model_validate_json(card_json), DataCard.model_validate_json(parent_json)
+    rows = load_corpus(parent, max_rows=max_rows)[split]  # from the parent's own cache
+    yield from preprocessed(card, TRANSFORMS[card.source.transform].run(iter(rows), card.source.options))
+
+
+def load_derived_corpus(card: DataCard, max_rows: int | None, signature: str) -> datasets.DatasetDict:
+    """A derived card's splits; ``max_rows`` is passed on to the parent (the first rows of its source)."""
+    parent = parent_card(card)
+    splits = list(load_corpus(parent, max_rows=max_rows))  # built (or read from the cache) once here
+    common = {"card_json": card.model_dump_json(), "parent_json": parent.model_dump_json(),
+              "max_rows": max_rows, "signature": signature}
+    derived = datasets.DatasetDict(
+        {split: build_cached_split(card, split, _generate_derived, {**common, "split": split}) for split in splits}
+    )
+    if card.splits == parent.splits:
+        return derived
+    return carve_splits(datasets.concatenate_datasets(list(derived.values())), card)
+
+
 def check_view(card: DataCard, view: str) -> None:
     """Refuse a card that does not offer ``view`` (the columns a task needs), before any loading."""
     if view not in card.views:
@@ -212,8 +246,6 @@ def load_corpus(
             f"not load_corpus()."
         )
     if card.source.derived_from:
-        from .derived import load_derived_corpus
-
         if view:
             check_view(card, view)  # before the parent corpus is read
         corpus = load_derived_corpus(card, max_rows, source_signature(card, None))

@@ -26,7 +26,7 @@ def _style(name: str):
     return {"tone3": Style.TONE3, "tone": Style.TONE, "normal": Style.NORMAL}[name]
 
 
-def syllables(words: list[str], style: str = "tone3") -> tuple[list[str], int]:
+def syllables(words: list[str] | str, style: str = "tone3") -> tuple[list[str], int]:
     """(one token per character, how many characters had no reading and stand for themselves)."""
     from pypinyin import lazy_pinyin
 
@@ -52,7 +52,9 @@ def pinyin_pairs(rows: Iterator[Row], options: PinyinOptions) -> Iterator[Row]:
             # A space inside the sentence could not be a token of the space-separated source.
             if not options.min_chars <= len(text) <= options.max_chars or any(c.isspace() for c in text):
                 continue
-            tokens, unread = syllables(sentence.get("words") or [text], options.style)
+            # A list is read as given words; a string is segmented by pypinyin itself (a one-item
+            # list would be read as one unknown word, character by character: 高兴 -> gao1 xing1).
+            tokens, unread = syllables(sentence.get("words") or text, options.style)
             if unread and options.non_chinese == "skip_sentence":
                 continue
             if len(tokens) != len(text):  # the alignment the card promises; never silently broken

@@ -302,7 +302,8 @@ def _load_hub(card: DataCard):
             source.hub, source.config, revision=source.revision, streaming=source.streaming
         )
     except Exception as exc:
-        offline = HF_HUB_OFFLINE or "offline" in str(exc).lower() or "connect" in str(exc).lower()
+        said = f"{type(exc).__name__}: {exc}".lower()
+        offline = HF_HUB_OFFLINE or any(word in said for word in ("offline", "connect", "couldn't reach"))
         reason = (
             "the Hugging Face Hub cannot be reached (offline, or HF_HUB_OFFLINE=1) and the dataset "
             "is not in the local cache"
