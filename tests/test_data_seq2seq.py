@@ -224,3 +224,15 @@ def test_streaming_card_reads_nested_columns(tmp_path):
                    "columns": {"translation.en": "source", "translation.zh": "target"}}})
     splits = load_streaming_corpus(card, view="source_target")
     assert list(splits["validation"]) == [{"source": "s0", "target": "句0"}] and len(list(splits["train"])) == 3
+
+
+def test_data_show_prints_sample_pairs_and_list_names_the_parent(capsys):
+    from toolkit.cli import main
+    from toolkit.data.sources import check_card_files
+
+    assert check_card_files("pinyin_pd98").source.derived_from == "peoples_daily_1998"
+    assert main(["data", "show", "hsk_en_zh", "--samples", "2"]) == 0
+    shown = capsys.readouterr().out
+    assert "columns: source, target" in shown and shown.count('{"source": ') == 2
+    assert main(["data", "list"]) == 0
+    assert "pinyin_to_chars(peoples_daily_1998)" in capsys.readouterr().out
