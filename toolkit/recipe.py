@@ -89,7 +89,9 @@ class DataSection(_Section):
 
 
 class TokenizerSection(_Section):
-    kind: Literal["char", "byte_bpe"] = "char"
+    kind: Literal["char", "byte_bpe", "word_char"] = Field(
+        "char", description="char: one token per character; byte_bpe: GPT-2 byte-level BPE; word_char: words "
+        "split at spaces (pinyin, English) and one token per Chinese character (seq2seq).")
     vocab_size: int | None = Field(
         None, ge=16, description="char: keep the most frequent; byte_bpe: target size (8000)."
     )

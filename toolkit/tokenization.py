@@ -2,6 +2,8 @@
 
 char: every character is a token (CJK characters one each, as in bert-base-chinese; Latin letters
 and digits one each too). byte_bpe: GPT-2 style byte-level BPE, never an unknown token.
+word_char: words split at spaces (pinyin syllables, English words) and every CJK character and
+punctuation mark on its own, for seq2seq pairs such as pinyin -> characters or English -> Chinese.
 The vocabulary is padded with ``[unused N]`` tokens to a multiple of 64 so the embedding and
 output matrices have fast shapes, and so the model's vocabulary equals ``len(tokenizer)``.
 """
@@ -49,7 +51,31 @@ def _byte_bpe_tokenizer(spec: TokenizerSection, specials: list[str]) -> tuple[To
     return tokenizer, trainer
 
 
-BUILDERS = {"char": _char_tokenizer, "byte_bpe": _byte_bpe_tokenizer}
+# CJK ideographs (with extension A and compatibility forms) and CJK / full-width punctuation.
+_CJK = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]"
+
+
+def _word_char_tokenizer(spec: TokenizerSection, specials: list[str]) -> tuple[Tokenizer, trainers.Trainer]:
+    tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    # Metaspace marks every word with a leading "▁" (as SentencePiece does), so a syllable or word is
+    # the same token wherever it stands and decoding puts the spaces back between words. The mark is
+    # dropped before a Chinese character, which is its own token with or without a space before it
+    # (decoding then joins "world 中国" as "world中国": spaces before Chinese characters are lost).
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True),
+        pre_tokenizers.Split(Regex(f"▁(?={_CJK})"), behavior="removed"),
+        pre_tokenizers.Split(Regex(_CJK), behavior="isolated"),
+        pre_tokenizers.Split(Regex(r"▁?[^\w\s▁]"), behavior="isolated"),  # punctuation, one mark a token
+    ])
+    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    trainer = trainers.WordLevelTrainer(
+        vocab_size=spec.vocab_size or 1_000_000, min_frequency=spec.min_frequency,
+        special_tokens=specials, show_progress=False,
+    )
+    return tokenizer, trainer
+
+
+BUILDERS = {"char": _char_tokenizer, "byte_bpe": _byte_bpe_tokenizer, "word_char": _word_char_tokenizer}
 
 
 def train_tokenizer(spec: TokenizerSection, texts, special_tokens: dict[str, str]) -> PreTrainedTokenizerFast:

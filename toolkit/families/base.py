@@ -106,6 +106,9 @@ class ModelFamily:
     config_ranges: dict[str, Allowed] = field(default_factory=dict)
     divisible: tuple[tuple[str, str], ...] = field(default=())
     activation_keys: tuple[str, ...] = field(default=())
+    # Config fields set to a special token's id besides bos/eos/pad_token_id (field -> token role),
+    # e.g. an encoder-decoder's decoder_start_token_id.
+    token_id_fields: dict[str, str] = field(default_factory=dict)
     # Tasks only this family does (the registry's TASKS holds the shared ones); each is also in ``tasks``.
     own_tasks: dict[str, TaskEntry] = field(default_factory=dict)
     # Registers the family's own model classes with transformers' Auto classes (families whose
@@ -262,11 +265,10 @@ class ModelFamily:
 
     def make_config(self, size: str | None, overrides: dict[str, Any], tokenizer) -> Any:
         """A config for a model that uses ``tokenizer`` (vocabulary size and special token ids)."""
-        ids = {
-            f"{role.removesuffix('_token')}_token_id": tokenizer.convert_tokens_to_ids(token)
-            for role, token in self.special_tokens.items()
-            if role in ("bos_token", "eos_token", "pad_token")
-        }
+        roles = {f"{role.removesuffix('_token')}_token_id": role for role in ("bos_token", "eos_token", "pad_token")}
+        roles.update(self.token_id_fields)
+        ids = {field: tokenizer.convert_tokens_to_ids(self.special_tokens[role])
+               for field, role in roles.items() if role in self.special_tokens}
         return self.config_class(
             **self.config_fields(size, overrides), vocab_size=len(tokenizer), **ids
         )
