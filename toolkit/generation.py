@@ -50,12 +50,17 @@ def _allowed(key: str) -> str:
     return " ".join([kind, " and ".join(bounds)]).strip() + f" (default {field.default})"
 
 
-def generation_config(tokenizer, settings: GenerationSection) -> GenerationConfig:
-    """Saved next to the weights so plain `pipeline("text-generation")` samples the same way and
-    never emits padding-only tokens ([PAD], [unused N])."""
+def generation_config(tokenizer, settings: GenerationSection, **fields) -> GenerationConfig:
+    """Saved next to the weights so plain `pipeline("text-generation")` (or text2text-generation)
+    decodes the same way and never emits padding-only tokens ([PAD], [unused N]). ``fields`` are
+    more GenerationConfig fields (an encoder-decoder's decoder_start_token_id)."""
     never = sorted({*unused_token_ids(tokenizer), tokenizer.pad_token_id} - {None})
-    # Sampling knobs only when sampling: greedy decoding with them set makes transformers warn.
+    # Sampling knobs only when sampling, beam knobs only with beams: unused ones make transformers warn.
     sampling = {key: getattr(settings, key) for key in SAMPLING_SETTINGS} if settings.do_sample else {}
+    if settings.num_beams > 1:
+        fields.update(num_beams=settings.num_beams, length_penalty=settings.length_penalty)
+    if settings.no_repeat_ngram_size:
+        fields["no_repeat_ngram_size"] = settings.no_repeat_ngram_size
     return GenerationConfig(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -65,6 +70,7 @@ def generation_config(tokenizer, settings: GenerationSection) -> GenerationConfi
         repetition_penalty=settings.repetition_penalty,
         max_new_tokens=settings.max_new_tokens,
         **sampling,
+        **fields,
     )
 
 

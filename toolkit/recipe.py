@@ -177,6 +177,9 @@ class GenerationSection(_Section):
     top_p: float = Field(0.95, gt=0, le=1)
     temperature: float = Field(1.0, gt=0)
     repetition_penalty: float = Field(1.0, gt=0)
+    num_beams: int = Field(1, ge=1, description="Beam search with this many beams (1: no beam search).")
+    length_penalty: float = Field(1.0, description="Beam search: > 1 favours longer outputs, < 1 shorter.")
+    no_repeat_ngram_size: int = Field(0, ge=0, description="Never repeat an n-gram of this size (0: off).")
 
 
 class EvalSection(_Section):

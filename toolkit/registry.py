@@ -37,6 +37,7 @@ FAMILIES: dict[str, str] = {
     "rnn_lm": "toolkit.families.rnn_lm.family:FAMILY",
     "word2vec": "toolkit.families.word2vec.family:FAMILY",
     "elmo": "toolkit.families.elmo.family:FAMILY",
+    "transformer_seq2seq": "toolkit.families.transformer_seq2seq.family:FAMILY",
 }
 
 # Tasks that two or more families share.
@@ -45,6 +46,7 @@ TASKS: dict[str, TaskEntry] = {
     "sequence_classification": TaskEntry("toolkit.tasks.classify:TASK"),
     "token_classification": TaskEntry("toolkit.tasks.token_classify:TASK",
                                       needs=(("data.tags", "task token_classification needs data.tags: ner, pos or cws"),)),
+    "seq2seq": TaskEntry("toolkit.tasks.seq2seq:TASK"),
 }
 
 

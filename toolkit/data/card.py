@@ -126,6 +126,9 @@ class DataCard(_Strict):
     splits: Splits = Field(default_factory=Splits)
     views: list[str] = Field(default_factory=lambda: ["text"])
     labels: list[str] | None = Field(None, description="Label names, in label-id order.")
+    alignment: Literal["monotone"] | None = Field(
+        None, description="monotone: source token i belongs to target token i (pinyin -> characters), so "
+        "seq2seq runs score their attention against it (alignment accuracy).")
     document_rows: int | None = Field(
         None, ge=1, description="For sources without document structure: this many consecutive rows form one document."
     )

@@ -53,7 +53,7 @@ class TorchTask:
     ``labels(recipe, card, train_rows)`` names the classes of a task with a head (None: no head);
     on re-evaluation they come from the saved config's id2label instead. ``encode(rows, tokenizer,
     recipe, labels)`` turns a split in the task's view into examples; ``collate(tokenizer,
-    recipe, for_eval)`` batches them; ``score(accelerator, model, batches, recipe, labels)``
+    recipe, for_eval)`` batches them; ``score(accelerator, model, batches, recipe, labels, tokenizer)``
     returns the metrics of some batches (``batches`` already cut at eval.max_batches).
     """
 

@@ -70,7 +70,7 @@ def collate_blocks(tokenizer, recipe, for_eval: bool):
     return collate
 
 
-def score_lm(accelerator, model, batches, recipe, labels) -> dict[str, float]:
+def score_lm(accelerator, model, batches, recipe, labels, tokenizer) -> dict[str, float]:
     """Token-weighted mean loss and perplexity, by the package's offline `evaluate` module ``lm_perplexity``."""
     from ..metrics import load_metric
 

@@ -42,7 +42,7 @@ def collate(tokenizer, recipe, for_eval: bool):
     return DataCollatorWithPadding(tokenizer)
 
 
-def score_classifier(accelerator, model, batches, recipe, labels) -> dict[str, float]:
+def score_classifier(accelerator, model, batches, recipe, labels, tokenizer) -> dict[str, float]:
     from ..metrics import load_metric
 
     predictions, references, losses = [], [], []

@@ -46,12 +46,12 @@ def saved_labels(config) -> list[str]:
 
 
 @torch.no_grad()
-def score(task: TorchTask, family, accelerator, model, loader, recipe: Recipe, labels, max_batches,
+def score(task: TorchTask, family, accelerator, model, loader, recipe: Recipe, labels, tokenizer, max_batches,
           extras: set[str] | None = None) -> dict[str, Any]:
     """The task's metrics on (at most ``max_batches`` of) a loader, plus the family's extras (ELMo's
     layer mix), whose names are added to ``extras``."""
     model.eval()
-    result = task.score(accelerator, model, eval_batches(loader, max_batches), recipe, labels)
+    result = task.score(accelerator, model, eval_batches(loader, max_batches), recipe, labels, tokenizer)
     if family.evaluation_extras:
         found = registry.import_target(family.evaluation_extras)(accelerator.unwrap_model(model))
         result.update(found)
@@ -150,7 +150,7 @@ def run_task(task: TorchTask, recipe: Recipe, run_dir: Path, resume: bool = Fals
     carried: set[str] = set()  # the family's extras (ELMo's layer weights), also copied to metrics.json's top level
 
     def evaluate(current):
-        result = score(task, family, accelerator, current, eval_dl, recipe, labels, recipe.eval.max_batches, carried)
+        result = score(task, family, accelerator, current, eval_dl, recipe, labels, tokenizer, recipe.eval.max_batches, carried)
         if task.samples and accelerator.is_main_process:
             if samples := task.samples(accelerator, accelerator.unwrap_model(current), tokenizer, recipe):
                 result["samples"] = samples
@@ -234,7 +234,7 @@ def evaluate_run(task: TorchTask, run_dir: Path, recipe: Recipe, split: str, car
                         batch_size=recipe.eval.batch_size or recipe.train.batch_size,
                         collate_fn=task.collate(tokenizer, recipe, for_eval=True))
     model, loader = accelerator.prepare(model, loader)
-    found = score(task, family, accelerator, model, loader, recipe, labels, max_batches)
+    found = score(task, family, accelerator, model, loader, recipe, labels, tokenizer, max_batches)
     result = {name: value for name, value in found.items() if isinstance(value, (int, float))}
     if accelerator.is_main_process and is_run_dir(run_dir):
         metrics.setdefault("evaluations", []).append({"split": split, "card": card, "metrics": result})

@@ -81,7 +81,7 @@ def collate(tokenizer, recipe, for_eval: bool):
     return DataCollatorForTokenClassification(tokenizer)
 
 
-def score_tagger(accelerator, model, batches, recipe, labels: list[str]) -> dict:
+def score_tagger(accelerator, model, batches, recipe, labels: list[str], tokenizer) -> dict:
     from ..metrics import load_metric
 
     gold, predicted, losses = [], [], []

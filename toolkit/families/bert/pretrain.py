@@ -45,7 +45,7 @@ def collate(tokenizer, recipe, for_eval: bool):
     return MaskingCollator(tokenizer, recipe.mlm.probability, recipe.mlm.whole_word_mask, seed=seed)
 
 
-def score_pretraining(accelerator, model, batches, recipe, labels) -> dict[str, float]:
+def score_pretraining(accelerator, model, batches, recipe, labels, tokenizer) -> dict[str, float]:
     """MLM accuracy and perplexity over the masked tokens; NSP accuracy over the pairs."""
     from ...metrics import load_metric
 

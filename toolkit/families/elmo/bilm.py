@@ -21,7 +21,7 @@ layers = bilm(**tokenizer("今天天气很好", return_tensors="pt")).layers  # 
 """
 
 
-def score_bilm(accelerator, model, batches, recipe, labels) -> dict[str, float]:
+def score_bilm(accelerator, model, batches, recipe, labels, tokenizer) -> dict[str, float]:
     """Mean token loss of each direction and its perplexity."""
     from ...training import perplexity
 

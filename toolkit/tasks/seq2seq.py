@@ -1,0 +1,247 @@
+"""Sequence to sequence: a source text in, a target text out (pinyin -> characters, English -> Chinese).
+
+Shared by the encoder-decoder families (rnn_seq2seq, conv_seq2seq, transformer_seq2seq). Reads the
+``source_target`` view; one tokenizer serves both sides (trained on both, ``word_char`` for pinyin or
+English sources and Chinese targets), so ``pipeline("text2text-generation")`` decodes with the
+tokenizer it encodes with. Each side is cut to ``data.block_size`` tokens, end token included.
+Training is teacher-forced (the model shifts the labels right itself). Evaluation reports the
+teacher-forced loss, then decodes the source with the recipe's ``eval.generation`` settings (beam
+search with ``num_beams``) and scores the output against the reference text: BLEU (sacrebleu,
+``tok:zh``), chrF, character error rate and exact match, overall and per source-length bucket,
+because attention's benefit shows on long inputs. On a card whose alignment is known (``alignment:
+monotone``: source token i belongs to target token i), it also reports alignment accuracy: the share
+of target tokens whose strongest cross-attention falls on their own source token.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+
+from .base import IGNORE, TorchTask, fixed_view
+
+USAGE = """
+from transformers import pipeline
+
+translate = pipeline("text2text-generation", model="{model}")
+print(translate("zhong1 guo2 ren2 min2", num_beams=5)[0]["generated_text"])
+"""
+
+# Source lengths (tokens, end token excluded) of the per-bucket figures: (name, shortest, longest).
+LENGTH_BUCKETS = (("1-10", 1, 10), ("11-15", 11, 15), ("16-20", 16, 20), ("21+", 21, 10**9))
+BUCKET_METRICS = ("bleu", "cer")
+
+
+def both_sides(rows):
+    """The texts a new tokenizer learns from: every source and every target."""
+    return rows.map(lambda batch: {"text": [*batch["source"], *batch["target"]]}, batched=True,
+                    remove_columns=rows.column_names, desc="tokenizer texts")
+
+
+def encode_pairs(rows, tokenizer, recipe, labels):
+    """Source ids as input_ids and target ids as labels, each ending with the end token and cut to
+    data.block_size tokens; the reference text is kept for scoring the decoded output."""
+    limit, eos = recipe.data.block_size, tokenizer.eos_token_id
+
+    def encode(batch):
+        sources = tokenizer(batch["source"], add_special_tokens=False)["input_ids"]
+        targets = tokenizer(batch["target"], add_special_tokens=False)["input_ids"]
+        return {"input_ids": [ids[: limit - 1] + [eos] for ids in sources],
+                "labels": [ids[: limit - 1] + [eos] for ids in targets],
+                "reference": batch["target"]}
+
+    return rows.map(encode, batched=True, remove_columns=rows.column_names, desc="encode pairs")
+
+
+def collate_pairs(tokenizer, recipe, for_eval: bool):
+    """Pad sources with the pad token (attention_mask marks the real ones) and labels with IGNORE;
+    evaluation batches also carry the reference texts."""
+    pad = tokenizer.pad_token_id
+
+    def padded(rows, key, value):
+        longest = max(len(row[key]) for row in rows)
+        return torch.tensor([row[key] + [value] * (longest - len(row[key])) for row in rows])
+
+    def collate(rows):
+        input_ids = padded(rows, "input_ids", pad)
+        lengths = torch.tensor([len(row["input_ids"]) for row in rows])
+        batch = {"input_ids": input_ids,
+                 "attention_mask": (torch.arange(input_ids.shape[1]) < lengths[:, None]).long(),
+                 "labels": padded(rows, "labels", IGNORE)}
+        if for_eval:
+            batch["references"] = [row["reference"] for row in rows]
+        return batch
+
+    return collate
+
+
+def pair_loss(model, batch) -> tuple[torch.Tensor, int]:
+    """The model's mean loss over the target tokens of a batch, and how many target tokens it covered."""
+    return model(**batch).loss, int((batch["labels"] != IGNORE).sum())
+
+
+def decoding_config(tokenizer, recipe, model):
+    """The recipe's eval.generation as a GenerationConfig for this encoder-decoder, at most
+    data.block_size new tokens (a target is never longer)."""
+    from ..generation import generation_config
+
+    config = generation_config(tokenizer, recipe.eval.generation,
+                               decoder_start_token_id=model.config.decoder_start_token_id)
+    config.max_new_tokens = min(recipe.eval.generation.max_new_tokens, recipe.data.block_size)
+    return config
+
+
+def finish_model(model, tokenizer, recipe) -> None:
+    """Save the recipe's decoding settings with the model, so pipelines decode the same way."""
+    model.generation_config = decoding_config(tokenizer, recipe, model)
+
+
+def translate(model, tokenizer, sources: list[str], recipe) -> list[str]:
+    """Decode each source text with the recipe's generation settings."""
+    device = next(model.parameters()).device
+    encoded = encode_texts(tokenizer, sources, recipe.data.block_size)
+    generated = model.generate(input_ids=encoded["input_ids"].to(device),
+                               attention_mask=encoded["attention_mask"].to(device),
+                               generation_config=decoding_config(tokenizer, recipe, model))
+    return tokenizer.batch_decode(generated, skip_special_tokens=True)
+
+
+def encode_texts(tokenizer, sources: list[str], limit: int) -> dict[str, torch.Tensor]:
+    """Source texts as a padded batch, exactly as encode_pairs and collate_pairs make them."""
+    eos = tokenizer.eos_token_id
+    rows = [{"input_ids": ids[: limit - 1] + [eos], "labels": [], "reference": ""}
+            for ids in tokenizer(sources, add_special_tokens=False)["input_ids"]]
+    batch = collate_pairs(tokenizer, None, for_eval=False)(rows)
+    return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+
+
+def cross_attention_maps(model, batch) -> list[torch.Tensor]:
+    """Teacher-forced cross-attention of every decoder layer, heads averaged: (batch, target, source)
+    each. Models whose fast attention kernel cannot return weights (SDPA) run eager attention for it."""
+    implementation = getattr(model.config, "_attn_implementation", None)
+    if implementation == "sdpa":
+        model.set_attn_implementation("eager")
+    try:
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"],
+                    output_attentions=True)
+    finally:
+        if implementation == "sdpa":
+            model.set_attn_implementation("sdpa")
+    return [layer.mean(dim=1) if layer.dim() == 4 else layer for layer in out.cross_attentions]
+
+
+def aligned_hits(maps: list[torch.Tensor], batch) -> tuple[list[int], int]:
+    """Per layer, how many target tokens put their strongest attention on the source token of the same
+    position (monotone alignment), and how many target tokens were checked (end tokens excluded)."""
+    target_lengths = (batch["labels"] != IGNORE).sum(dim=1) - 1
+    source_lengths = batch["attention_mask"].sum(dim=1) - 1
+    hits, total = [0] * len(maps), 0
+    for row, (targets, sources) in enumerate(zip(target_lengths.tolist(), source_lengths.tolist())):
+        checked = min(targets, sources)
+        total += checked
+        positions = torch.arange(checked, device=batch["labels"].device)
+        for layer, attention in enumerate(maps):
+            hits[layer] += int((attention[row, :checked, :sources].argmax(dim=-1) == positions).sum())
+    return hits, total
+
+
+@torch.no_grad()
+def score_pairs(accelerator, model, batches, recipe, labels, tokenizer) -> dict:
+    """Teacher-forced loss, then decoded-output BLEU / chrF / CER / exact match (overall and per
+    source-length bucket) and, on a card with monotone alignment, alignment accuracy per layer."""
+    from ..data import load_card
+    from ..metrics import load_metric
+    from ..training import perplexity
+
+    torch.manual_seed(recipe.seed)  # sampled decoding (do_sample) repeats on re-evaluation
+    unwrapped = accelerator.unwrap_model(model)
+    unwrapped.eval()
+    config = decoding_config(tokenizer, recipe, unwrapped)
+    aligned = load_card(recipe.data.card).alignment == "monotone"
+    loss_sum, token_count, hits, checked = 0.0, 0, None, 0
+    predictions, references, source_lengths = [], [], []
+    for batch in batches:
+        refs = batch.pop("references")
+        targets = int((batch["labels"] != IGNORE).sum())
+        loss_sum += model(**batch).loss.float().item() * targets
+        token_count += targets
+        generated = unwrapped.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                       generation_config=config)
+        predictions += tokenizer.batch_decode(generated, skip_special_tokens=True)
+        references += refs
+        source_lengths += (batch["attention_mask"].sum(dim=1) - 1).tolist()
+        if aligned:
+            layer_hits, total = aligned_hits(cross_attention_maps(unwrapped, batch), batch)
+            hits = layer_hits if hits is None else [a + b for a, b in zip(hits, layer_hits)]
+            checked += total
+    gathered = accelerator.gather_for_metrics([(predictions, references, source_lengths, loss_sum, token_count,
+                                                hits, checked)], use_gather_object=True)
+    predictions, references, source_lengths = (sum((part[i] for part in gathered), []) for i in range(3))
+    loss = sum(part[3] for part in gathered) / max(sum(part[4] for part in gathered), 1)
+    result = {"loss": loss, "perplexity": perplexity(loss), **text_scores(predictions, references, load_metric)}
+    result["buckets"] = bucket_scores(predictions, references, source_lengths, load_metric)
+    if aligned:
+        layer_hits = [sum(values) for values in zip(*(part[5] for part in gathered if part[5] is not None))]
+        total = max(sum(part[6] for part in gathered), 1)
+        result["alignment_by_layer"] = [hit / total for hit in layer_hits]
+        result["alignment_accuracy"] = max(result["alignment_by_layer"], default=0.0)
+    return result
+
+
+def text_scores(predictions: list[str], references: list[str], load_metric) -> dict:
+    """BLEU (with sacrebleu's signature), chrF, CER and exact match of decoded outputs."""
+    bleu = load_metric("bleu").compute(predictions=predictions, references=references)
+    return {
+        "bleu": bleu["bleu"], "bleu_signature": bleu["signature"],
+        "chrf": load_metric("chrf").compute(predictions=predictions, references=references)["chrf"],
+        "cer": load_metric("cer").compute(predictions=predictions, references=references)["cer"],
+        "exact_match": load_metric("exact_match").compute(predictions=predictions, references=references)["exact_match"],
+    }
+
+
+def bucket_scores(predictions, references, source_lengths, load_metric) -> dict[str, dict]:
+    """BLEU and CER of the outputs whose source length falls in each LENGTH_BUCKETS range."""
+    grouped: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for prediction, reference, length in zip(predictions, references, source_lengths):
+        name = next(name for name, low, high in LENGTH_BUCKETS if low <= length <= high or (low == 1 and length < 1))
+        grouped[name][0].append(prediction)
+        grouped[name][1].append(reference)
+    result = {}
+    for name, _, _ in LENGTH_BUCKETS:
+        if name in grouped:
+            preds, refs = grouped[name]
+            result[name] = {"pairs": len(preds), **{key: value for key, value in text_scores(preds, refs, load_metric).items()
+                                                     if key in BUCKET_METRICS}}
+    return result
+
+
+def sample_translations(accelerator, model, tokenizer, recipe) -> list[dict]:
+    """The recipe's eval.samples (source texts) decoded, shown in metrics.json and the model card."""
+    if not recipe.eval.samples:
+        return []
+    was_training = model.training
+    model.eval()
+    outputs = translate(model, tokenizer, list(recipe.eval.samples), recipe)
+    model.train(was_training)
+    return [{"prompt": source, "text": output} for source, output in zip(recipe.eval.samples, outputs)]
+
+
+TASK = TorchTask(
+    name="seq2seq",
+    description="Sequence to sequence (pinyin -> characters, translation): BLEU, chrF, CER, exact match, "
+                "per source-length bucket, and attention alignment where it is known.",
+    view=fixed_view("source_target"),
+    auto_class="AutoModelForSeq2SeqLM",
+    peft_task_type="SEQ_2_SEQ_LM",
+    pipeline_tag="text2text-generation",
+    usage=USAGE,
+    encode=encode_pairs,
+    collate=collate_pairs,
+    score=score_pairs,
+    headline=lambda recipe: ("bleu", "chrf", "cer", "exact_match"),
+    loss=pair_loss,
+    tokenizer_texts=both_sides,
+    finish_model=finish_model,
+    samples=sample_translations,
+)
