@@ -284,3 +284,18 @@ def test_learns_to_reverse_digit_strings():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
     assert exact_match(model.eval(), *held_out) >= 0.8
+
+
+def test_generation_from_embeddings_or_left_padding_gives_the_same_tokens():
+    """generate() may start from the source embeddings, and a left-padded source decodes as the same
+    source alone (positions count from each row's first real token)."""
+    model = make_model()
+    ids, mask = padded_sources()
+    from_ids = model.generate(ids, attention_mask=mask, max_new_tokens=6, num_beams=2)
+    from_embeds = model.generate(inputs_embeds=model.get_input_embeddings()(ids), attention_mask=mask,
+                                 max_new_tokens=6, num_beams=2)
+    assert torch.equal(from_embeds, from_ids)
+    alone = model.generate(ids[1:, :4], max_new_tokens=6, num_beams=2)
+    assert torch.equal(from_ids[1:], alone)  # right padding in the batch
+    left = torch.cat([torch.full((1, 2), PAD), ids[1:, :4]], 1)
+    assert torch.equal(model.generate(left, attention_mask=(left != PAD).long(), max_new_tokens=6, num_beams=2), alone)
