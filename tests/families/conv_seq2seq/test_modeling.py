@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -169,7 +170,7 @@ def test_family_sizes_build_and_declare_what_the_toolkit_checks():
     assert 1e6 < tiny.num_parameters() < 3e6
     names = [name for name, _ in tiny.named_parameters()]
     for group, pattern in FAMILY.freeze_groups.items():
-        assert any(__import__("re").search(pattern, name) for name in names), group
+        assert any(re.search(pattern, name) for name in names), group
     modules = {name.rsplit(".", 1)[-1] for name, _ in tiny.named_modules()}
     assert set(FAMILY.lora_targets) <= modules
     with pytest.raises(ValueError, match="model.config.decoder_kernel_size"):
