@@ -76,6 +76,8 @@ class TorchTask:
     tokenizer_texts: Callable[[Any], Any] = lambda rows: rows
     # Adjusts the built model with the recipe and tokenizer (generation settings ...).
     finish_model: Callable[[Any, Any, Any], None] = lambda model, tokenizer, recipe: None
+    # Adds files to a saved model folder (main process, after the weights): (run_dir) -> None.
+    finish_folder: Callable[[Path], None] | None = None
     # Extra things of an evaluation during training only (generated samples): (accelerator, model, tokenizer, recipe).
     samples: Callable[..., list[dict]] | None = None
 

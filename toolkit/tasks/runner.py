@@ -166,6 +166,8 @@ def run_task(task: TorchTask, recipe: Recipe, run_dir: Path, resume: bool = Fals
         unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
         with disk_full_guard(Path(run_dir), lambda: model_bytes(unwrapped), cleanup=_weight_files(run_dir)):
             counts = save_model(unwrapped, tokenizer, run_dir, recipe)
+            if task.finish_folder:
+                task.finish_folder(Path(run_dir))
         final = state.evals[-1]
         headline = {name: final[name] for name in task.headline(recipe)}
         metrics = {

@@ -19,12 +19,15 @@ from collections import defaultdict
 
 import torch
 
+from . import text2text_pipeline
 from .base import IGNORE, TorchTask, fixed_view
 
+# transformers 5 has no text2text-generation pipeline of its own: the run folder carries one
+# (text2text_pipeline.py), which trust_remote_code lets transformers load.
 USAGE = """
 from transformers import pipeline
 
-translate = pipeline("text2text-generation", model="{model}")
+translate = pipeline("text2text-generation", model="{model}", trust_remote_code=True)
 print(translate("zhong1 guo2 ren2 min2", num_beams=5)[0]["generated_text"])
 """
 
@@ -243,5 +246,6 @@ TASK = TorchTask(
     loss=pair_loss,
     tokenizer_texts=both_sides,
     finish_model=finish_model,
+    finish_folder=lambda run_dir: text2text_pipeline.add_to_folder(run_dir),
     samples=sample_translations,
 )

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 import torch
 
-from toolkit.families.conv_seq2seq import text2text_pipeline
+from toolkit.tasks import text2text_pipeline
 from toolkit.families.conv_seq2seq.family import FAMILY, register_auto_classes
 from toolkit.families.conv_seq2seq.modeling_conv_seq2seq import (
     ConvSeq2SeqConfig,

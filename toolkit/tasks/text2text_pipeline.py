@@ -4,7 +4,7 @@ transformers 5 removed its own text2text-generation (and translation, summarizat
 folder can still declare one as a custom pipeline (``custom_pipelines`` in config.json, the code in
 the folder), which ``pipeline("text2text-generation", model=folder, trust_remote_code=True)`` loads.
 ``add_to_folder`` puts it there. Self-contained (transformers only) because it is copied as is;
-nothing in it is specific to one model family.
+nothing in it is specific to one model family. The seq2seq task adds it to every run folder.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+import torch
 from transformers import Pipeline
 
 TASK = "text2text-generation"
@@ -36,8 +37,14 @@ class Text2TextGenerationPipeline(Pipeline):
         encoded = self.tokenizer(
             text, return_tensors="pt", truncation=max_source_length is not None, max_length=max_source_length,
         )
+        input_ids, attention_mask = encoded["input_ids"], encoded["attention_mask"]
+        eos = self.tokenizer.eos_token_id
+        if eos is not None and input_ids[0, -1].item() != eos:
+            # Sources end with the end token in training; a tokenizer without a template does not add it.
+            input_ids = torch.cat([input_ids, torch.tensor([[eos]])], dim=1)
+            attention_mask = torch.cat([attention_mask, torch.ones_like(attention_mask[:, :1])], dim=1)
         # Only what the encoder reads: token_type_ids would be carried along generation as a decoder input.
-        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+        return {"input_ids": input_ids, "attention_mask": attention_mask}
 
     def _forward(self, model_inputs, **generate_kwargs):
         return {"output_ids": self.model.generate(**model_inputs, **self._prepare_generate_kwargs(generate_kwargs))}
