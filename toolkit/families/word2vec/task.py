@@ -48,7 +48,6 @@ from .evaluation import Benchmark, headline, nearest, parse_benchmark, run_bench
 from ...tasks.base import Task
 from ...tasks.common import RunOutcome
 
-PIPELINE_TAG = "feature-extraction"
 CORPUS_FILE_VERSION = "1"  # bump when the LineSentence layout changes
 USAGE = """
 from gensim.models import KeyedVectors
@@ -317,7 +316,8 @@ def _usage(recipe: Recipe, run_dir: Path, vectors) -> str:
 
 
 def refresh_card(run_dir: Path, recipe: Recipe, vectors) -> None:
-    card = render_word2vec_card(recipe, load_card(recipe.data.card), read_metrics(run_dir), _usage(recipe, run_dir, vectors))
+    card = render_word2vec_card(recipe, load_card(recipe.data.card), read_metrics(run_dir), _usage(recipe, run_dir, vectors),
+                                TASK.description)
     write_model_card(run_dir, card)
 
 
@@ -417,7 +417,6 @@ TASK = Task(
     name="word2vec",
     description="Skip-gram / CBOW word or character vectors with gensim; analogy and similarity evaluation.",
     view=corpus_view,
-    pipeline_tag=PIPELINE_TAG,
     run=run,
     evaluate=evaluate_run,
 )
