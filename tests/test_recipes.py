@@ -98,7 +98,7 @@ def test_invalid_yaml_names_line(tmp_path):
 def test_registry_knows_every_bundled_recipe_and_every_entry_imports():
     from toolkit import api, registry
     from toolkit.families.base import ModelFamily
-    from toolkit.tasks.base import Task
+    from toolkit.tasks.base import Task, TorchTask
 
     entries = registry.task_entries()
     for path in RECIPES:
@@ -114,9 +114,12 @@ def test_registry_knows_every_bundled_recipe_and_every_entry_imports():
     assert len(owners) == len(set(owners)) and not set(owners) & set(registry.TASKS), "a task declared twice"
     for name in entries:
         task = registry.task(name)
-        assert isinstance(task, Task) and task.name == name
+        assert isinstance(task, (Task, TorchTask)) and task.name == name
     doers = {task for name in registry.FAMILIES for task in registry.family(name).tasks}
     assert doers == set(entries), "a registered task no family does"
+    # The registry's TASKS are the shared ones: a task only one family does is that family's own.
+    shared = {name: [f for f in registry.FAMILIES if name in registry.family(f).tasks] for name in registry.TASKS}
+    assert all(len(families) >= 2 for families in shared.values()), shared
     # `toolkit eval` on a folder without a recipe picks its task by architecture
     assert {t for tasks in api.TASK_FOR_ARCHITECTURE.values() for t in tasks} <= set(entries)
 

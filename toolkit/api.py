@@ -207,8 +207,11 @@ def _recipe_for_model(model: str, card: str | None) -> Recipe:
         raise ToolkitError(f"'{model}' is a {model_type} model, which no toolkit family evaluates.")
     task = _task_for_architecture(model, (config.get("architectures") or [""])[0], family)
     positions = config.get("n_positions") or config.get("max_position_embeddings") or 128
+    data = {"card": card, "block_size": min(128, positions)}
+    if task == "token_classification":
+        data["tags"] = _tags_of_labels(list((config.get("id2label") or {}).values()))
     return registry.checked_recipe_from_dict({
-        "task": task, "data": {"card": card, "block_size": min(128, positions)},
+        "task": task, "data": data,
         "model": {"family": family.name, "init_from": model}, "output": {"dir": model},
     }, source=f"<evaluation of {model}>")
 
@@ -216,12 +219,19 @@ def _recipe_for_model(model: str, card: str | None) -> Recipe:
 # The task that evaluates a model, by the ending of its architecture's name (config.json). The
 # first family task would re-evaluate a fine-tuned classifier as a pretraining model.
 TASK_FOR_ARCHITECTURE = {
-    "ForSequenceClassification": ("sequence_classification", "elmo_classify"),
-    "ForTokenClassification": ("token_classification", "elmo_ner"),
+    "ForSequenceClassification": ("sequence_classification",),
+    "ForTokenClassification": ("token_classification",),
     "ForMaskedLM": ("bert_pretrain",), "ForPreTraining": ("bert_pretrain",),
     "ForCausalLM": ("causal_lm",), "LMHeadModel": ("causal_lm",),
     "ElmoModel": ("bilm",),
 }
+
+
+def _tags_of_labels(labels: list[str]) -> str:
+    """The data.tags scheme a token classifier was trained for, read from its label names."""
+    from .data.char_tags import FIXED_LABELS
+
+    return next((scheme for scheme, fixed in FIXED_LABELS.items() if set(labels) <= set(fixed)), "pos")
 
 
 def _task_for_architecture(model: str, architecture: str, family) -> str:

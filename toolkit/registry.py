@@ -48,6 +48,16 @@ TASKS: dict[str, TaskEntry] = {
 }
 
 
+# Task names of older recipes and run folders -> the task that does the same work now, and the
+# recipe keys the old name implied. ELMo's heads were tasks of their own (elmo_classify,
+# elmo_ner) before they became the elmo family's side of the shared tasks; their run folders'
+# recipe.yaml still say so, and must keep working with `toolkit eval`.
+RENAMED_TASKS: dict[str, tuple[str, dict[str, Any]]] = {
+    "elmo_classify": ("sequence_classification", {}),
+    "elmo_ner": ("token_classification", {"tags": "ner"}),
+}
+
+
 def import_target(target: str) -> Any:
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
@@ -80,11 +90,26 @@ def check_recipe(recipe: Recipe, source: str = "<recipe>") -> Recipe:
     """Raise RecipeError (one paragraph, as for schema errors) when the recipe's task or family is
     unknown, they do not fit together, or either one refuses its part of the recipe; then fill in
     the task's own sections that the recipe left out (bert_pretrain's mlm) with their defaults."""
+    if recipe.task in RENAMED_TASKS:
+        _rename_task(recipe, source)
     try:
         _check_task_and_family(recipe)
     except ValueError as exc:
         raise RecipeError(f"Recipe {source} is not valid: {exc}.") from None
     return recipe
+
+
+def _rename_task(recipe: Recipe, source: str) -> None:
+    """Read an old task name as the task that does its work now (with the data keys it implied)."""
+    import sys
+
+    old = recipe.task
+    recipe.task, data_keys = RENAMED_TASKS[old]
+    for key, value in data_keys.items():
+        if getattr(recipe.data, key) is None:
+            setattr(recipe.data, key, value)
+    implied = "".join(f", data.{key}: {getattr(recipe.data, key)}" for key in data_keys)
+    print(f"note: {source} names task {old}, now task {recipe.task}{implied}; it is read as such.", file=sys.stderr)
 
 
 def load_recipe(name_or_path: str | Path, overrides: list[str] | None = None) -> Recipe:

@@ -107,7 +107,7 @@ def test_failed_run_keeps_a_users_recipe_and_notes(cli, tmp_path):
 def test_leftovers_of_a_failed_start_are_replaced(cli, tmp_path, monkeypatch):
     """A run that stopped before training (here Ctrl-C while loading the corpus) leaves a
     folder the next run may take over; the lock is released on the way out."""
-    import toolkit.tasks.causal_lm as causal_lm
+    import toolkit.tasks.runner as runner
     from toolkit.rundir import LOCK_FILE, RUN_MARKER
 
     run_dir = tmp_path / "run"
@@ -116,7 +116,7 @@ def test_leftovers_of_a_failed_start_are_replaced(cli, tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(causal_lm, "load_task_corpus", interrupted)
+        patch.setattr(runner, "load_task_corpus", interrupted)
         result = cli(*RUN, f"output.dir={run_dir}", "train.max_steps=1")
     assert result.code == 130 and "interrupted" in result.err and "Traceback" not in result.err
     assert (run_dir / RUN_MARKER).is_file() and not (run_dir / LOCK_FILE).exists()

@@ -116,6 +116,18 @@ class ModelFamily:
     register_auto_classes: Callable[[], None] | None = None
     # "module:function" adding the family's own commands to the `toolkit` parser (function(subparsers)).
     cli_commands: str | None = None
+    # Shared tasks this family builds its own way: task name -> "module:function" of
+    # function(recipe, auto_class, head, accelerator) -> model (ELMo: a head over a frozen biLM).
+    # Other tasks build from scratch or load model.init_from through the task's Auto class.
+    task_models: dict[str, str] = field(default_factory=dict)
+    # Recipe keys a task needs with this family: task name -> ((dotted key, what to say when unset), ...).
+    task_needs: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # "module:function" of function(model) -> dict: metrics of the family's own added to every
+    # evaluation and copied to metrics.json's top level (ELMo: the learned layer weights).
+    evaluation_extras: str | None = None
+    # The model card's wording for how a model.init_from run was trained, or None for the usual
+    # ("full fine-tuning", or LoRA): function(recipe) -> str | None.
+    fine_tuning: Callable[[Any], str | None] = field(default=lambda recipe: None)
 
     @property
     def config_class(self) -> type:
@@ -137,6 +149,12 @@ class ModelFamily:
             self.check_config_values(recipe.model.config)
         else:
             self.check_config(recipe.model.size, recipe.model.config, recipe.data.block_size)
+        for key, message in self.task_needs.get(recipe.task, ()):
+            value: Any = recipe
+            for part in key.split("."):
+                value = getattr(value, part)
+            if value is None:
+                raise ValueError(message)
         if recipe.model.embeddings_from and not self.has_token_embeddings:
             raise ValueError(f"model.embeddings_from: the {self.name} family has no torch token embeddings to initialise")
         self.check_training(recipe)

@@ -12,6 +12,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .. import registry
 from ..data.card import DataCard
 from ..recipe import Recipe
 from ..rundir import LOSS_PLOT
@@ -59,10 +60,8 @@ def _origin(recipe: Recipe) -> str:
         return f"{recipe.model.family} ({recipe.model.size or 'default'} size), trained from scratch{vectors}"
     if recipe.peft:
         how = f"LoRA (r={recipe.peft.r}, alpha={recipe.peft.alpha})"
-    elif recipe.model.config.get("freeze_bilm", True) and recipe.task.startswith("elmo_"):
-        how = "a new head over the frozen biLM's learned mix of layers"
     else:
-        how = "full fine-tuning"
+        how = registry.family(recipe.model.family).fine_tuning(recipe) or "full fine-tuning"
     frozen = f", frozen: {', '.join(recipe.train.freeze)}" if recipe.train.freeze else ""
     return f"{recipe.model.family}, fine-tuned from `{recipe.model.init_from}` with {how}{frozen}{vectors}"
 
@@ -92,7 +91,7 @@ def render_model_card(
     facts = [
         ("Model family", _origin(recipe)),
         ("Parameters", f"{train.get('parameters', 0):,} ({train.get('trainable_parameters', train.get('parameters', 0)):,} trained)"),
-        ("Task", recipe.task),
+        ("Task", f"{recipe.task}: {registry.task(recipe.task).description}"),
         ("Corpus", f"{data_card.name}: {' '.join(data_card.description.split())}"),
         ("Corpus license", data_card.license),
         ("Tokenizer", f"{recipe.tokenizer.kind if recipe.tokenizer else 'from the pretrained model'}, "

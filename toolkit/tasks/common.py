@@ -56,12 +56,21 @@ def load_task_corpus(recipe: Recipe, view: str):
     return corpus
 
 
-def prepare_model(recipe: Recipe, family: ModelFamily, tokenizer, auto_class, peft_task_type: str, **head):
-    """The model a run trains: built from scratch or loaded from ``model.init_from``, with
-    ``train.freeze`` applied and LoRA adapters added when the recipe has a ``peft`` section.
-    ``head`` holds config fields of the task's head (num_labels, id2label ...)."""
-    if recipe.model.init_from:
-        model = load_pretrained(recipe.model.init_from, auto_class, family, recipe.model.trust_remote_code, **head)
+def prepare_model(recipe: Recipe, family: ModelFamily, task, tokenizer, head: dict, accelerator):
+    """The model a run trains: built by the family's own builder for this task where it has one
+    (ELMo's heads over a frozen biLM), else built from scratch or loaded from ``model.init_from``
+    through the task's Auto class; then ``train.freeze`` is applied and LoRA adapters are added
+    when the recipe has a ``peft`` section. ``head`` holds config fields of the task's head
+    (num_labels, id2label ...)."""
+    auto_class = task.auto_model_class()
+    builder = family.task_models.get(task.name)
+    if builder is not None:
+        from ..registry import import_target
+
+        model = import_target(builder)(recipe, auto_class, head, accelerator)
+    elif recipe.model.init_from:
+        model = load_pretrained(recipe.model.init_from, auto_class, family, recipe.model.trust_remote_code,
+                                **head, **recipe.model.config)
         if len(tokenizer) > model.get_input_embeddings().num_embeddings:
             model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
     else:
@@ -75,7 +84,7 @@ def prepare_model(recipe: Recipe, family: ModelFamily, tokenizer, auto_class, pe
     if recipe.train.freeze:
         freeze(model, recipe.train.freeze, family)
     if recipe.peft is not None:
-        model = add_lora(model, recipe.peft, family, peft_task_type)
+        model = add_lora(model, recipe.peft, family, task.peft_task_type)
     return model
 
 

@@ -1,46 +1,70 @@
-"""What every torch task does after it has its data and model: data loaders, optimizer, the shared
-loop, saving, metrics, loss curve and model card. Tasks differ in data, model, loss and metrics
-only, so they describe those in a ``Training`` and hand it to ``train_and_save``."""
+"""The one runner of every torch task: it trains a run (``run_task``) and re-evaluates a saved
+model folder (``evaluate_run``) from the same ``TorchTask`` declaration (toolkit.tasks.base, which
+calls in here; so this module takes the declaration as it comes and does not import it), so data
+preparation, collation and scoring exist once and serve both."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
+from .. import registry
+from ..data import load_card
+from ..embeddings import init_embeddings_from
 from ..errors import ToolkitError
 from ..pretrained import parameter_counts
-from ..embeddings import init_embeddings_from
 from ..recipe import Recipe
-from ..training import build_optimizer, build_scheduler, causal_lm_loss, fit
+from ..training import build_optimizer, build_scheduler, fit, make_accelerator
 from ..training.checkpoints import disk_full_guard, model_bytes
-from .common import RunOutcome, finish_run, hardware, save_model
+from .common import (
+    RunOutcome, finish_run, hardware, load_task_corpus, prepare_model, refresh_model_card, run_tokenizer, save_model,
+)
 
 
-@dataclass
-class Training:
-    """A task's side of a run."""
+def eval_batches(loader, max_batches: int | None):
+    """The evaluation batches of a loader, at most ``max_batches`` of them (None: all)."""
+    return loader if max_batches is None else itertools.islice(loader, max_batches)
 
-    model: torch.nn.Module
-    tokenizer: Any
-    train_dataset: Any
-    eval_dataset: Any
-    collate: Callable[[list[dict]], dict]
-    # (accelerator, prepared model, prepared eval loader) -> metrics; may add "samples".
-    evaluate: Callable[[Any, torch.nn.Module, DataLoader], dict[str, Any]]
-    headline: tuple[str, ...]  # metric names reported as the run's final result
-    pipeline_tag: str
-    usage: str
-    loss_fn: Callable = causal_lm_loss
-    extra_metrics: dict[str, Any] | None = None  # task facts for metrics.json (labels, ...)
-    eval_collate: Callable[[list[dict]], dict] | None = None  # when evaluation batches differ (fixed masks)
-    carry: tuple[str, ...] = ()  # entries of the last evaluation copied to metrics.json's top level
+
+def head_config(labels: list[str] | None) -> dict[str, Any]:
+    """Config fields of a task head for these class names (none for a task without a head)."""
+    if labels is None:
+        return {}
+    return {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+            "label2id": {label: i for i, label in enumerate(labels)}}
+
+
+def saved_labels(config) -> list[str]:
+    """The class names a saved head was trained with, in id order."""
+    return [config.id2label[i] for i in range(len(config.id2label))]
+
+
+@torch.no_grad()
+def score(task, family, accelerator, model, loader, recipe: Recipe, labels, max_batches,
+          extras: set[str] | None = None) -> dict[str, Any]:
+    """The task's metrics on (at most ``max_batches`` of) a loader, plus the family's extras (ELMo's
+    layer mix), whose names are added to ``extras``."""
+    model.eval()
+    result = task.score(accelerator, model, eval_batches(loader, max_batches), recipe, labels)
+    if family.evaluation_extras:
+        found = registry.import_target(family.evaluation_extras)(accelerator.unwrap_model(model))
+        result.update(found)
+        if extras is not None:
+            extras.update(found)
+    return result
+
+
+def usage_text(task, family, run_dir: Path) -> str:
+    """The model card's usage code; folders of the toolkit's own model types need them registered."""
+    preamble = ("import toolkit  # registers the toolkit's model types; or trust_remote_code=True without toolkit\n"
+                if family.register_auto_classes else "")
+    return preamble + task.usage.strip().format(model=run_dir)
 
 
 # Examples hashed by data_fingerprint: evenly spaced, so a change anywhere in a small corpus and a
@@ -76,29 +100,41 @@ def check_same_data(run_dir: Path, fingerprint: str, card: str) -> None:
         )
 
 
-def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, resume: bool, callbacks=()) -> RunOutcome:
-    """Train with the shared loop, save the model folder and write metrics and the model card."""
-    fingerprint = data_fingerprint(parts.train_dataset)
+def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
+    """Prepare the data and model the task declares, train with the shared loop, save the model
+    folder and write metrics and the model card."""
+    family = registry.family(recipe.model.family)
+    card = load_card(recipe.data.card)
+    accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
+    with accelerator.main_process_first():  # the main process prepares and caches the data first
+        corpus = load_task_corpus(recipe, task.view(recipe, card))
+        tokenizer = run_tokenizer(recipe, family, task.tokenizer_texts(corpus["train"]), run_dir, accelerator)
+        labels = task.labels(recipe, card, corpus["train"]) if task.labels else None
+        examples = {split: task.encode(corpus[split], tokenizer, recipe, labels)
+                    for split in dict.fromkeys(["train", recipe.eval.split])}
+    model = prepare_model(recipe, family, task, tokenizer, head_config(labels), accelerator)
+    task.finish_model(model, tokenizer, recipe)
+
+    fingerprint = data_fingerprint(examples["train"])
     if resume:
         check_same_data(Path(run_dir), fingerprint, recipe.data.card)
     train_dl = DataLoader(
-        parts.train_dataset, batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
-        collate_fn=parts.collate, num_workers=recipe.train.num_workers,
+        examples["train"], batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
+        collate_fn=task.collate(tokenizer, recipe, for_eval=False), num_workers=recipe.train.num_workers,
         # Its own generator: creating an epoch iterator must not draw from the global RNG, or
         # dropout after a resume would differ from the uninterrupted run.
         generator=torch.Generator().manual_seed(recipe.seed),
     )
     if len(train_dl) == 0:
         raise ToolkitError(
-            f"The train split has {len(parts.train_dataset)} examples, fewer than train.batch_size="
+            f"The train split has {len(examples['train'])} examples, fewer than train.batch_size="
             f"{recipe.train.batch_size}; lower the batch size or use more data."
         )
-    eval_dl = DataLoader(parts.eval_dataset, batch_size=recipe.eval.batch_size or recipe.train.batch_size,
-                         collate_fn=parts.eval_collate or parts.collate)
-    model = parts.model
-    extra_metrics = dict(parts.extra_metrics or {})
+    eval_dl = DataLoader(examples[recipe.eval.split], batch_size=recipe.eval.batch_size or recipe.train.batch_size,
+                         collate_fn=task.collate(tokenizer, recipe, for_eval=True))
+    extra_metrics = dict(task.extra_metrics(recipe, labels))
     if recipe.model.embeddings_from:  # on resume too: the checkpoint then overwrites the weights
-        extra_metrics["embeddings_from"] = init_embeddings_from(model, recipe.model.embeddings_from, parts.tokenizer)
+        extra_metrics["embeddings_from"] = init_embeddings_from(model, recipe.model.embeddings_from, tokenizer)
         accelerator.print(f"Token embeddings from {recipe.model.embeddings_from}: "
                           f"{extra_metrics['embeddings_from']['coverage']:.1%} of the vocabulary found.")
     optimizer = build_optimizer(model, recipe.train)
@@ -108,26 +144,35 @@ def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, 
         counts = parameter_counts(model)
         accelerator.print(
             f"{counts['parameters']:,} parameters ({counts['trainable_parameters']:,} trained), vocabulary "
-            f"{len(parts.tokenizer)}, {len(parts.train_dataset):,} training examples, precision {accelerator.mixed_precision}."
+            f"{len(tokenizer)}, {len(examples['train']):,} training examples, precision {accelerator.mixed_precision}."
         )
+
+    carried: set[str] = set()  # the family's extras (ELMo's layer weights), also copied to metrics.json's top level
+
+    def evaluate(current):
+        result = score(task, family, accelerator, current, eval_dl, recipe, labels, recipe.eval.max_batches, carried)
+        if task.samples and accelerator.is_main_process:
+            if samples := task.samples(accelerator, accelerator.unwrap_model(current), tokenizer, recipe):
+                result["samples"] = samples
+        return result
+
     state = fit(
         accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler, train_dataloader=train_dl,
-        train=recipe.train, run_dir=run_dir, evaluate=lambda m: parts.evaluate(accelerator, m, eval_dl),
-        loss_fn=parts.loss_fn, resume=resume, callbacks=callbacks, evaluate_first=bool(recipe.model.init_from),
-        data_fingerprint=fingerprint,
+        train=recipe.train, run_dir=run_dir, evaluate=evaluate, loss_fn=task.loss, resume=resume, callbacks=callbacks,
+        evaluate_first=bool(recipe.model.init_from), data_fingerprint=fingerprint,
     )
     metrics: dict[str, Any] = {}
     if accelerator.is_main_process:
         unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
         with disk_full_guard(Path(run_dir), lambda: model_bytes(unwrapped), cleanup=_weight_files(run_dir)):
-            counts = save_model(unwrapped, parts.tokenizer, run_dir, recipe)
+            counts = save_model(unwrapped, tokenizer, run_dir, recipe)
         final = state.evals[-1]
-        headline = {name: final[name] for name in parts.headline}
+        headline = {name: final[name] for name in task.headline(recipe)}
         metrics = {
             "task": recipe.task,
-            "vocab_size": len(parts.tokenizer),
+            "vocab_size": len(tokenizer),
             **extra_metrics,
-            **{name: final[name] for name in parts.carry},
+            **{name: final[name] for name in sorted(carried)},
             "final": headline,
             "samples": final.get("samples", []),
             "evaluations": [{"split": recipe.eval.split, "card": recipe.data.card, "step": state.step, "metrics": headline}],
@@ -143,7 +188,7 @@ def train_and_save(recipe: Recipe, run_dir: Path, accelerator, parts: Training, 
         if state.evals[0]["step"] == 0:  # fine-tuning: how the pretrained model did before
             metrics["before"] = state.evals[0]
         with disk_full_guard(Path(run_dir), lambda: len(json.dumps(metrics, default=str)) + 2**20):
-            finish_run(run_dir, recipe, parts.pipeline_tag, metrics, parts.usage.format(model=run_dir))
+            finish_run(run_dir, recipe, task.pipeline_tag, metrics, usage_text(task, family, run_dir))
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes trackers and, under a launcher, the process group
     return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
@@ -156,42 +201,43 @@ def _weight_files(run_dir: Path) -> list[Path]:
     return [Path(run_dir) / name for name in names]
 
 
-def evaluate_saved(
-    run_dir: Path, recipe: Recipe, split: str, card: str | None, auto_class, *, view: str,
-    examples: Callable[[Any, Any], Any], collate: Callable, evaluate: Callable, pipeline_tag: str, usage: str,
-) -> dict[str, float]:
-    """Re-evaluate a saved model folder on the ``view`` of a card's split: ``examples(corpus_split,
-    tokenizer)`` makes the task's examples, ``evaluate(accelerator, model, loader)`` scores them. A
-    run folder gets the result appended to its metrics.json and model card."""
-    from .. import registry
-    from ..data import load_card, load_corpus
+def evaluate_run(task, run_dir: Path, recipe: Recipe, split: str, card: str | None = None,
+                 max_batches: int | None = None) -> dict[str, float]:
+    """Re-evaluate a saved model folder on a card's split (default: the recipe's card), with the
+    same encode, collate and score as training. A run folder gets the result appended to its
+    metrics.json and model card."""
+    from ..data import load_corpus
     from ..data.corpus import check_view
     from ..pretrained import load_pretrained, remote_code_trust, resolve_source
     from ..reporting.metrics import read_metrics, write_metrics
     from ..rundir import is_run_dir
     from ..tokenization import load_tokenizer
-    from ..training import make_accelerator
-    from .common import refresh_model_card
 
     card = card or recipe.data.card
-    check_view(load_card(card), view)  # labels, documents, tags: before the model and corpus are loaded
+    data_card = load_card(card)
+    view = task.view(recipe, data_card)
+    check_view(data_card, view)  # labels, documents, tags: before the model and corpus are loaded
     family = registry.family(recipe.model.family)
     # A run folder's metrics.json gets the result appended: a damaged one stops us before the work.
     metrics = read_metrics(run_dir) if is_run_dir(run_dir) else {}
     # recipe.model.trust_remote_code is the user's --trust-remote-code (api.evaluate), never the folder's recipe.yaml.
     trust = recipe.model.trust_remote_code
-    model = family.prepare(load_pretrained(str(run_dir), auto_class, family, trust, how_to_trust="--trust-remote-code"))
+    model = load_pretrained(str(run_dir), task.auto_model_class(), family, trust, how_to_trust="--trust-remote-code")
+    model = family.prepare(model)
     tokenizer = load_tokenizer(resolve_source(str(run_dir)), trust_remote_code=remote_code_trust(str(run_dir), trust))
-    corpus = load_corpus(card, view=view, max_rows=recipe.data.max_rows)
+    labels = saved_labels(model.config) if task.labels else None
+    corpus = load_corpus(data_card, view=view, max_rows=recipe.data.max_rows)
     if split not in corpus:
         raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
     accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir), track=False)
-    loader = DataLoader(examples(corpus[split], tokenizer), batch_size=recipe.eval.batch_size or recipe.train.batch_size,
-                        collate_fn=collate(tokenizer))
+    loader = DataLoader(task.encode(corpus[split], tokenizer, recipe, labels),
+                        batch_size=recipe.eval.batch_size or recipe.train.batch_size,
+                        collate_fn=task.collate(tokenizer, recipe, for_eval=True))
     model, loader = accelerator.prepare(model, loader)
-    result = {k: v for k, v in evaluate(accelerator, model, loader).items() if isinstance(v, (int, float))}
+    found = score(task, family, accelerator, model, loader, recipe, labels, max_batches)
+    result = {name: value for name, value in found.items() if isinstance(value, (int, float))}
     if accelerator.is_main_process and is_run_dir(run_dir):
         metrics.setdefault("evaluations", []).append({"split": split, "card": card, "metrics": result})
         write_metrics(run_dir, metrics)
-        refresh_model_card(run_dir, recipe, pipeline_tag, usage.format(model=run_dir))
+        refresh_model_card(run_dir, recipe, task.pipeline_tag, usage_text(task, family, run_dir))
     return result

@@ -84,11 +84,6 @@ def _agreed(accelerator, *flags: bool) -> list[bool]:
     return [bool(v > 0) for v in accelerator.reduce(votes, "sum")]
 
 
-def causal_lm_loss(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, int]:
-    """Mean token loss of a batch whose labels are in the batch, and the tokens it covered."""
-    return model(**batch).loss, int(batch["input_ids"].numel())
-
-
 def fit(
     *,
     accelerator,
@@ -99,7 +94,7 @@ def fit(
     train: TrainSection,
     run_dir: Path,
     evaluate: EvalFn,
-    loss_fn: LossFn = causal_lm_loss,
+    loss_fn: LossFn,
     resume: bool = False,
     callbacks: Iterable[Callable[[LoopState], None]] = (),
     evaluate_first: bool = False,

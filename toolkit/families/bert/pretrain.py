@@ -1,30 +1,20 @@
 """BERT pretraining from scratch: masked language modelling and next-sentence prediction at once.
 
-Reads documents from the dataset layer (with words when whole-word masking is on), builds
-``[CLS] A [SEP] B [SEP]`` pairs (toolkit.families.bert.nsp), masks each batch afresh with the 80/10/10
-rule (toolkit.families.bert.masking) and trains BertForPreTraining on MLM loss + NSP loss with the shared
-runner. Evaluation on held-out documents reports MLM accuracy, MLM perplexity and NSP accuracy.
+Reads documents from the dataset layer (with words when the card has them, for whole-word
+masking), builds ``[CLS] A [SEP] B [SEP]`` pairs (toolkit.families.bert.nsp), masks each batch
+afresh with the 80/10/10 rule (toolkit.families.bert.masking; evaluation batches get fixed masks)
+and trains BertForPreTraining on MLM loss + NSP loss with the shared runner. Evaluation reports
+MLM accuracy, MLM perplexity and NSP accuracy.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
-from transformers import AutoModelForPreTraining
 
-from ... import registry
-from ...data import VIEWS, load_card
+from ...tasks.base import TorchTask
 from .masking import IGNORE, MaskingCollator
 from .nsp import build_nsp_pairs
-from ...metrics import load_metric
-from ...recipe import Recipe
-from ...training import make_accelerator
-from ...tasks.base import Task
-from ...tasks.common import RunOutcome, load_task_corpus, prepare_model, run_tokenizer
-from ...tasks.runner import Training, evaluate_saved, train_and_save
 
-PIPELINE_TAG = "fill-mask"
 USAGE = """
 from transformers import pipeline
 
@@ -33,20 +23,35 @@ print(fill("今天[MASK]气很好"))
 """
 
 
-def pretraining_loss(model, batch) -> tuple[torch.Tensor, int]:
-    """MLM + NSP loss (BertForPreTraining adds them), and the tokens in the batch."""
-    return model(**batch).loss, int(batch["attention_mask"].sum())
+def documents_view(recipe, card) -> str:
+    """A segmented corpus gives whole-word masking its words; otherwise jieba segments sentences."""
+    return "word_documents" if "word_documents" in card.views else "documents"
 
 
-@torch.no_grad()
-def evaluate_pretraining(accelerator, model, dataloader, max_batches: int | None) -> dict[str, float]:
+def texts_of(rows):
+    """The text of each row, for training a tokenizer (segmented rows are joined)."""
+    if "words" not in rows.column_names:
+        return rows
+    return rows.map(lambda row: {"text": "".join(row["words"])}, remove_columns=["words"])
+
+
+def encode(rows, tokenizer, recipe, labels):
+    return build_nsp_pairs(rows, tokenizer, recipe.data.block_size, recipe.mlm.whole_word_mask, recipe.seed)
+
+
+def collate(tokenizer, recipe, for_eval: bool):
+    """Fresh masks for every training batch; evaluation masks are a function of the batch."""
+    seed = recipe.seed if for_eval else None
+    return MaskingCollator(tokenizer, recipe.mlm.probability, recipe.mlm.whole_word_mask, seed=seed)
+
+
+def score_pretraining(accelerator, model, batches, recipe, labels) -> dict[str, float]:
     """MLM accuracy and perplexity over the masked tokens; NSP accuracy over the pairs."""
-    model.eval()
+    from ...metrics import load_metric
+
     mlm_predictions, mlm_references, mlm_losses, mlm_counts = [], [], [], []
     nsp_predictions, nsp_references = [], []
-    for index, batch in enumerate(dataloader):
-        if max_batches is not None and index >= max_batches:
-            break
+    for batch in batches:
         out = model(**batch)
         masked = batch["labels"] != IGNORE
         logits = out.prediction_logits[masked].float()
@@ -72,52 +77,19 @@ def evaluate_pretraining(accelerator, model, dataloader, max_batches: int | None
     }
 
 
-def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
-    family = registry.family(recipe.model.family)
-    whole_word = recipe.mlm.whole_word_mask
-    accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
-    with accelerator.main_process_first():
-        # A segmented corpus gives whole-word masking its words; otherwise jieba segments sentences.
-        view = "word_documents" if "word_documents" in load_card(recipe.data.card).views else "documents"
-        corpus = load_task_corpus(recipe, view)
-        texts = corpus["train"] if view == "documents" else corpus["train"].map(
-            lambda row: {"text": "".join(row["words"])}, remove_columns=["words"])
-        tokenizer = run_tokenizer(recipe, family, texts, run_dir, accelerator)
-        pairs = {split: build_nsp_pairs(corpus[split], tokenizer, recipe.data.block_size, whole_word, recipe.seed)
-                 for split in dict.fromkeys(["train", recipe.eval.split])}
-    model = prepare_model(recipe, family, tokenizer, AutoModelForPreTraining, peft_task_type="FEATURE_EXTRACTION")
-    probability = recipe.mlm.probability
-    parts = Training(
-        model=model, tokenizer=tokenizer, train_dataset=pairs["train"], eval_dataset=pairs[recipe.eval.split],
-        collate=MaskingCollator(tokenizer, probability, whole_word),
-        evaluate=lambda acc, m, dl: evaluate_pretraining(acc, m, dl, recipe.eval.max_batches),
-        headline=("mlm_accuracy", "mlm_perplexity", "nsp_accuracy"), pipeline_tag=PIPELINE_TAG, usage=USAGE,
-        loss_fn=pretraining_loss, extra_metrics={"whole_word_mask": whole_word, "mlm_probability": probability},
-        eval_collate=MaskingCollator(tokenizer, probability, whole_word, seed=recipe.seed),
-    )
-    return train_and_save(recipe, run_dir, accelerator, parts, resume, callbacks)
-
-
-def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = None,
-                 max_batches: int | None = None) -> dict[str, float]:
-    """Re-evaluate a pretraining run (MLM and NSP) on held-out documents, with fixed masks."""
-    whole_word = recipe.mlm.whole_word_mask
-    view = "word_documents" if "word_documents" in load_card(card or recipe.data.card).views else "documents"
-    return evaluate_saved(
-        run_dir, recipe, split, card, AutoModelForPreTraining, view=view,
-        examples=lambda rows, tokenizer: build_nsp_pairs(rows.select_columns(VIEWS[view]), tokenizer,
-                                                          recipe.data.block_size, whole_word, recipe.seed),
-        collate=lambda tokenizer: MaskingCollator(tokenizer, recipe.mlm.probability, whole_word, seed=recipe.seed),
-        evaluate=lambda accelerator, model, loader: evaluate_pretraining(accelerator, model, loader, max_batches),
-        pipeline_tag=PIPELINE_TAG, usage=USAGE,
-    )
-
-
-TASK = Task(
+TASK = TorchTask(
     name="bert_pretrain",
     description="BERT pretraining: masked LM (optionally whole-word) + next-sentence prediction.",
-    view="documents",
-    pipeline_tag=PIPELINE_TAG,
-    run=run,
-    evaluate=evaluate_run,
+    view=documents_view,
+    auto_class="AutoModelForPreTraining",
+    peft_task_type="FEATURE_EXTRACTION",
+    pipeline_tag="fill-mask",
+    usage=USAGE,
+    encode=encode,
+    collate=collate,
+    score=score_pretraining,
+    headline=lambda recipe: ("mlm_accuracy", "mlm_perplexity", "nsp_accuracy"),
+    extra_metrics=lambda recipe, labels: {"whole_word_mask": recipe.mlm.whole_word_mask,
+                                          "mlm_probability": recipe.mlm.probability},
+    tokenizer_texts=texts_of,
 )

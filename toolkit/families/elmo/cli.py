@@ -66,7 +66,7 @@ def cmd_embed(args) -> int:
         print(f"scalar mix: {tuple(mixed.shape)}")
     if args.layer_weights:
         if weights is None:
-            print("This is a bare biLM: layer weights are learned by a downstream run (task elmo_classify or elmo_ner).")
+            print("This is a bare biLM: layer weights are learned by a downstream run (task sequence_classification or token_classification).")
         else:
             print("learned layer weights: " + ", ".join(f"{name} {value:.3f}" for name, value in weights.items()))
     return 0
@@ -75,7 +75,7 @@ def cmd_embed(args) -> int:
 def register(subparsers) -> None:
     """Add ELMo's commands to the `toolkit` parser."""
     p = subparsers.add_parser("embed", help="ELMo contextual vectors of a sentence (shape, and the learned layer mix)")
-    p.add_argument("model_dir", help="an ELMo biLM run folder, or an elmo_classify / elmo_ner run folder")
+    p.add_argument("model_dir", help="an ELMo biLM run folder, or an ELMo sequence_classification / token_classification run folder")
     p.add_argument("text")
     p.add_argument("--layer-weights", action="store_true", help="print the learned softmax weight of each layer and gamma")
     p.set_defaults(func=cmd_embed)

@@ -1,8 +1,10 @@
-"""ELMo-style biLM: the family the bilm task pretrains and the elmo_classify / elmo_ner tasks
-fine-tune (a head over a learned scalar mix of the frozen biLM's layers).
+"""ELMo-style biLM: the family the bilm task pretrains, and that serves the shared
+sequence_classification and token_classification tasks with a head over a learned scalar mix of
+the frozen biLM's layers (``heads.py``).
 
 The models live in ``modeling_elmo.py`` (self-contained, copied into saved folders for
-``trust_remote_code=True``); this file holds the sizes, the builder and the Auto registration.
+``trust_remote_code=True``); this file holds the sizes, the builder, the Auto registration and
+the hooks through which the shared tasks build, score and describe ELMo's heads.
 """
 
 from __future__ import annotations
@@ -54,20 +56,32 @@ def build(config):
     return ElmoModel(config)
 
 
+HEAD_TASKS = ("sequence_classification", "token_classification")
+NEEDS_BILM = (("model.init_from", "with the elmo family, the task trains a head over a pretrained biLM: set "
+               "model.init_from to a bilm run folder (train one with recipes/elmo/tiny_bilm.yaml)"),)
+
+
+def fine_tuning(recipe) -> str | None:
+    """The model card's wording for a head over the frozen biLM (a trainable biLM is full fine-tuning)."""
+    if recipe.task in HEAD_TASKS and recipe.model.config.get("freeze_bilm", True):
+        return "a new head over the frozen biLM's learned mix of layers"
+    return None
+
+
 FAMILY = ModelFamily(
     name="elmo",
-    tasks=("bilm", "elmo_classify", "elmo_ner"),
+    tasks=("bilm", *HEAD_TASKS),
     config_class_path="toolkit.families.elmo.modeling_elmo:ElmoConfig",
     sizes=SIZES,
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,
     build=build,
     register_auto_classes=register_auto_classes,
-    own_tasks={
-        "bilm": TaskEntry("toolkit.families.elmo.bilm:TASK"),
-        "elmo_classify": TaskEntry("toolkit.families.elmo.downstream:CLASSIFY"),
-        "elmo_ner": TaskEntry("toolkit.families.elmo.downstream:NER"),
-    },
+    own_tasks={"bilm": TaskEntry("toolkit.families.elmo.bilm:TASK")},
+    task_models=dict.fromkeys(HEAD_TASKS, "toolkit.families.elmo.heads:head_model"),
+    task_needs=dict.fromkeys(HEAD_TASKS, NEEDS_BILM),
+    evaluation_extras="toolkit.families.elmo.heads:layer_weights",
+    fine_tuning=fine_tuning,
     cli_commands="toolkit.families.elmo.cli:register",
     fixed_config_keys=("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id"),
     model_types=("toolkit_elmo",),
