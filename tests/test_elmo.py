@@ -280,3 +280,36 @@ def test_embed_cli(bilm, sentiment, capsys):
     assert main(["embed", str(sentiment.run_dir), "今天天气很好", "--layer-weights"]) == 0
     out = capsys.readouterr().out
     assert "scalar mix: (6, 32)" in out and "learned layer weights: embedding" in out and "gamma" in out
+
+
+def test_the_shared_encoders_give_elmo_one_id_per_character_and_the_ner_tags_of_char_bio():
+    """ELMo's char tokenizer has no [CLS]/[SEP] template: the shared tasks' encode gives the ids of
+    ELMo's former private encoder (convert_tokens_to_ids of each character, unknown ones too) and
+    cuts long NER rows at data.block_size characters with char_bio's labels."""
+    from datasets import Dataset
+
+    from toolkit.data.ner import NER_LABELS
+    from toolkit.families.elmo.family import SPECIAL_TOKENS
+    from toolkit.recipe import TokenizerSection
+    from toolkit.tasks import classify, token_classify
+    from toolkit.tokenization import train_tokenizer
+
+    tokenizer = train_tokenizer(TokenizerSection(kind="char"), ["今天 天气很好，江泽民在北京会见新华社记者"], SPECIAL_TOKENS)
+    assert tokenizer.num_special_tokens_to_add() == 0
+    recipe = toolkit.load_recipe("elmo/tiny_sentiment", ["data.block_size=8"])
+    texts = ["今天 天气很好龘龘龘", "好"]  # a space, an unknown character, and a row longer than block_size
+    rows = Dataset.from_dict({"text": texts, "label": [1, 0]})
+    encoded = classify.encode(rows, tokenizer, recipe, ["negative", "positive"])
+    assert encoded["input_ids"] == [tokenizer.convert_tokens_to_ids(list(text[:8])) for text in texts]
+    assert encoded["labels"] == [1, 0]
+
+    recipe = toolkit.load_recipe("elmo/tiny_ner", ["data.block_size=8"])
+    words, pos = ["主席", "江泽民", "在", "北京", "会见", "新华社", "记者"], ["n", "nr", "p", "ns", "v", "nt", "n"]
+    rows = Dataset.from_dict({"words": [words], "pos": [pos]})
+    labels = token_classify.label_list(recipe, None, rows)
+    assert labels == NER_LABELS
+    encoded = token_classify.encode(rows, tokenizer, recipe, labels)
+    pieces = list(chunks(*char_bio(words, pos), 8))
+    assert [len(chars) for chars, _ in pieces] == [8, 7]  # the whole block: no room kept for [CLS]/[SEP]
+    assert encoded["input_ids"] == [tokenizer.convert_tokens_to_ids(chars) for chars, _ in pieces]
+    assert encoded["labels"] == [[NER_LABELS.index(tag) for tag in tags] for _, tags in pieces]

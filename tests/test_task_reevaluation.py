@@ -81,6 +81,7 @@ def test_elmo_heads_report_their_layer_mix_and_card_wording(runs):
         assert metrics["evals"][-1]["layer_weights"] == metrics["layer_weights"]
         card = (runs(name) / "README.md").read_text(encoding="utf-8")
         assert "a new head over the frozen biLM's learned mix of layers" in card and "import toolkit" in card
+        assert "| Task | sequence_classification: Text classification" in card or "| Task | token_classification: Char" in card
     assert json.loads((runs("elmo_ner") / "metrics.json").read_text())["tags"] == "ner"
 
 

@@ -218,7 +218,7 @@ def test_corpus_file_is_written_once_and_training_is_deterministic(tmp_path):
     from toolkit.families.word2vec.task import load_splits
 
     recipe = load_recipe(WORD_RECIPE, TINY)
-    splits, key = load_splits(recipe, "word")
+    splits, key = load_splits(recipe)
     first = write_corpus_file(splits["train"], "word", key, cache_dir=tmp_path)
     again = write_corpus_file(splits["train"], "word", key, cache_dir=tmp_path)
     assert not first.cached and again.cached and again.path == first.path
@@ -330,17 +330,17 @@ def test_char_run_on_a_streaming_card(tmp_path):
     from toolkit.families.word2vec.task import load_splits
 
     recipe = load_recipe("recipes/word2vec/skipgram_char_pd98.yaml", [f"data.card={card}"])
-    _, key = load_splits(recipe, "char")
+    _, key = load_splits(recipe)
     with data.open("a", encoding="utf-8") as handle:
         handle.write("\n" + json.dumps({"text": "新的一行"}, ensure_ascii=False))
-    assert load_splits(recipe, "char")[1] != key
+    assert load_splits(recipe)[1] != key
 
 
 def test_text_only_card_is_segmented_with_jieba(tmp_path):
     from toolkit.families.word2vec.task import iter_tokens, load_splits
 
     recipe = load_recipe("recipes/word2vec/cbow_word_sanguo.yaml", ["data.max_rows=80"])
-    splits, _ = load_splits(recipe, "word")
+    splits, _ = load_splits(recipe)
     tokens = [t for row in iter_tokens(splits["train"], "word") for t in row]
     assert {"玄德", "张飞", "关羽"} & set(tokens)  # the first chapters: jieba keeps the names whole
     assert sum(len(t) > 1 for t in tokens) > len(tokens) // 5
@@ -401,3 +401,15 @@ def test_bundled_word2vec_recipe_learns(recipe, level, floors, tmp_path):
     assert final["validation_token_coverage"] > 0.8
     vectors = load_vectors(result.run_dir)
     assert all(len(w) == 1 for w in vectors.index_to_key) == (level == "char")
+
+
+def test_the_declared_view_is_what_word2vec_reads():
+    """Characters are read from the text view even where the card is segmented; words from words."""
+    from toolkit.data import load_card
+    from toolkit.families.word2vec.task import TASK, load_splits
+
+    card = load_card("peoples_daily_1998")
+    for recipe_file, view in (("skipgram_char_pd98", "text"), ("skipgram_word_pd98", "words")):
+        recipe = load_recipe(f"recipes/word2vec/{recipe_file}.yaml", ["data.max_rows=400"])
+        assert TASK.view(recipe, card) == view
+        assert load_splits(recipe)[0]["train"].column_names == [view]

@@ -34,7 +34,6 @@ class Task:
     name: str
     description: str
     view: ViewFn  # the corpus view its run and its re-evaluation read
-    pipeline_tag: str | None
     run: Callable  # (recipe, run_dir, resume, callbacks) -> RunOutcome
     evaluate: Callable  # (run_dir, recipe, split, card, max_batches) -> dict of metrics
 

@@ -1,6 +1,7 @@
 """The one runner of every torch task: it trains a run (``run_task``) and re-evaluates a saved
-model folder (``evaluate_run``) from the same ``TorchTask`` declaration, so data preparation,
-collation and scoring exist once and serve both."""
+model folder (``evaluate_run``) from the same ``TorchTask`` declaration (toolkit.tasks.base, which
+calls in here; so this module takes the declaration as it comes and does not import it), so data
+preparation, collation and scoring exist once and serve both."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from ..pretrained import parameter_counts
 from ..recipe import Recipe
 from ..training import build_optimizer, build_scheduler, fit, make_accelerator
 from ..training.checkpoints import disk_full_guard, model_bytes
-from .base import TorchTask
 from .common import (
     RunOutcome, finish_run, hardware, load_task_corpus, prepare_model, refresh_model_card, run_tokenizer, save_model,
 )
@@ -46,7 +46,7 @@ def saved_labels(config) -> list[str]:
 
 
 @torch.no_grad()
-def score(task: TorchTask, family, accelerator, model, loader, recipe: Recipe, labels, tokenizer, max_batches,
+def score(task, family, accelerator, model, loader, recipe: Recipe, labels, tokenizer, max_batches,
           extras: set[str] | None = None) -> dict[str, Any]:
     """The task's metrics on (at most ``max_batches`` of) a loader, plus the family's extras (ELMo's
     layer mix), whose names are added to ``extras``."""
@@ -60,7 +60,7 @@ def score(task: TorchTask, family, accelerator, model, loader, recipe: Recipe, l
     return result
 
 
-def usage_text(task: TorchTask, family, run_dir: Path) -> str:
+def usage_text(task, family, run_dir: Path) -> str:
     """The model card's usage code; folders of the toolkit's own model types need them registered."""
     preamble = ("import toolkit  # registers the toolkit's model types; or trust_remote_code=True without toolkit\n"
                 if family.register_auto_classes else "")
@@ -100,7 +100,7 @@ def check_same_data(run_dir: Path, fingerprint: str, card: str) -> None:
         )
 
 
-def run_task(task: TorchTask, recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
+def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
     """Prepare the data and model the task declares, train with the shared loop, save the model
     folder and write metrics and the model card."""
     family = registry.family(recipe.model.family)
@@ -203,7 +203,7 @@ def _weight_files(run_dir: Path) -> list[Path]:
     return [Path(run_dir) / name for name in names]
 
 
-def evaluate_run(task: TorchTask, run_dir: Path, recipe: Recipe, split: str, card: str | None = None,
+def evaluate_run(task, run_dir: Path, recipe: Recipe, split: str, card: str | None = None,
                  max_batches: int | None = None) -> dict[str, float]:
     """Re-evaluate a saved model folder on a card's split (default: the recipe's card), with the
     same encode, collate and score as training. A run folder gets the result appended to its

@@ -75,7 +75,8 @@ def _section_rows(evaluations: list[dict[str, Any]]) -> str:
     return "Analogy accuracy by section (over covered questions):\n\n" + head + "\n".join(rows)
 
 
-def render_word2vec_card(recipe: Recipe, data_card: DataCard, metrics: dict[str, Any], usage: str) -> ModelCard:
+def render_word2vec_card(recipe: Recipe, data_card: DataCard, metrics: dict[str, Any], usage: str,
+                         task_description: str) -> ModelCard:
     """The whole card of a word2vec run; ``metrics`` is the run's metrics.json content."""
     config = metrics.get("config", {})
     train = metrics.get("train", {})
@@ -86,6 +87,7 @@ def render_word2vec_card(recipe: Recipe, data_card: DataCard, metrics: dict[str,
               "hierarchical softmax" if config.get("hs") else f"negative sampling ({config.get('negative', 5)})")
     facts = [
         ("Model", f"word2vec {method[0]}, {method[1]}, trained from scratch with gensim"),
+        ("Task", f"{recipe.task}: {task_description}"),
         ("Units", f"{metrics.get('level', 'word')}s"),
         ("Vocabulary", f"{metrics.get('vocab_size', 0):,} {metrics.get('level', 'word')}s "
                        f"(min_count {config.get('min_count', 5)})"),

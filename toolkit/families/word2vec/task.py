@@ -48,7 +48,6 @@ from .evaluation import Benchmark, headline, nearest, parse_benchmark, run_bench
 from ...tasks.base import Task
 from ...tasks.common import RunOutcome
 
-PIPELINE_TAG = "feature-extraction"
 CORPUS_FILE_VERSION = "1"  # bump when the LineSentence layout changes
 USAGE = """
 from gensim.models import KeyedVectors
@@ -85,26 +84,22 @@ def word2vec_config(recipe: Recipe) -> Word2VecConfig:
     return Word2VecConfig(**registry.family(recipe.model.family).config_fields(recipe.model.size, recipe.model.config))
 
 
-def level_view(level: str, card) -> str:
-    """The view word2vec reads at ``level``: a segmented source's ``words`` at word level, else
-    ``text`` (its characters at char level; segmented by jieba here at word level)."""
-    return "words" if level == "word" and "words" in card.views else "text"
-
-
 def corpus_view(recipe: Recipe, card) -> str:
-    """The view the recipe's run reads (its model.config level)."""
-    return level_view(word2vec_config(recipe).level, card)
+    """The view word2vec reads (TASK.view): at word level a segmented source's ``words``, else
+    ``text`` (its characters at char level; segmented by jieba here at word level)."""
+    return "words" if word2vec_config(recipe).level == "word" and "words" in card.views else "text"
 
 
-def load_splits(recipe: Recipe, level: str) -> tuple[dict, str]:
-    """The corpus splits with the columns ``level`` needs, and a key that changes with them.
+def load_splits(recipe: Recipe) -> tuple[dict, str]:
+    """The corpus splits in the recipe's view (``corpus_view``), words segmented by jieba when the
+    word level reads a text-only card, and a key that changes with them.
 
     Not-streaming cards give cached Datasets (key: the train split's fingerprint); streaming cards
     give IterableDatasets read lazily (key: the card, its local files' sizes and times, max_rows).
     """
     card = load_card(recipe.data.card)
-    view = level_view(level, card)
-    needs_segmenting = level == "word" and view == "text"
+    view = corpus_view(recipe, card)
+    needs_segmenting = word2vec_config(recipe).level == "word" and view == "text"
     if card.source.streaming:
         splits = load_streaming_corpus(card, view=view)
         if recipe.data.max_rows:
@@ -321,7 +316,8 @@ def _usage(recipe: Recipe, run_dir: Path, vectors) -> str:
 
 
 def refresh_card(run_dir: Path, recipe: Recipe, vectors) -> None:
-    card = render_word2vec_card(recipe, load_card(recipe.data.card), read_metrics(run_dir), _usage(recipe, run_dir, vectors))
+    card = render_word2vec_card(recipe, load_card(recipe.data.card), read_metrics(run_dir), _usage(recipe, run_dir, vectors),
+                                TASK.description)
     write_model_card(run_dir, card)
 
 
@@ -342,7 +338,7 @@ def run(recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> Ru
     benchmarks = [parse_benchmark(spec) for spec in recipe.eval.metrics]  # fail before any work
 
     started = time.perf_counter()
-    splits, key = load_splits(recipe, config.level)
+    splits, key = load_splits(recipe)
     if recipe.eval.split not in splits:
         raise ToolkitError(f"eval.split '{recipe.eval.split}' is not a split of {recipe.data.card}; it has {list(splits)}.")
     corpus = write_corpus_file(splits["train"], config.level, key)
@@ -399,7 +395,7 @@ def evaluate_run(run_dir: Path, recipe: Recipe, split: str, card: str | None = N
     vectors = load_vectors(run_dir)
     if card and card != recipe.data.card:
         recipe = recipe.model_copy(update={"data": recipe.data.model_copy(update={"card": card})})
-    splits, _ = load_splits(recipe, config.level)
+    splits, _ = load_splits(recipe)
     if split not in splits:
         raise ToolkitError(f"Split '{split}' is not in corpus {recipe.data.card}; it has {', '.join(splits)}.")
     records, flat = evaluate_vectors(vectors, benchmarks, splits[split], split, recipe.data.card, config.level)
@@ -421,7 +417,6 @@ TASK = Task(
     name="word2vec",
     description="Skip-gram / CBOW word or character vectors with gensim; analogy and similarity evaluation.",
     view=corpus_view,
-    pipeline_tag=PIPELINE_TAG,
     run=run,
     evaluate=evaluate_run,
 )
