@@ -3,7 +3,7 @@
 # "==X", the test extra included), to check that the floors are true before anyone lowers one.
 #
 #   benchmarks/lowest_deps.sh                              # the default (not slow) suite
-#   benchmarks/lowest_deps.sh tests/test_rnn_lm.py -k hidden   # any pytest arguments
+#   benchmarks/lowest_deps.sh tests/families/rnn_lm/test_rnn_lm.py -k hidden   # any pytest arguments
 #
 # The virtual environment sees the system site-packages only so that torch is not downloaded
 # again (its floor, 2.4, is fixed by the project guide; the installed torch is used). Everything

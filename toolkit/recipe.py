@@ -55,7 +55,10 @@ def repo_id_problem(repo_id: str) -> str | None:
 
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A recipe section: unknown keys are errors, numbers are finite and never true/false. A task's
+    own section (bert_pretrain's mlm, declared by its family) is one too."""
+
     # allow_inf_nan=False: an lr, eps or temperature of inf/nan passes every bound check (nan
     # compares false) and trains to a NaN model; every float field of every section is finite.
     model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
@@ -77,7 +80,7 @@ Beta = Annotated[float, Field(ge=0, lt=1)]
 SEED_LIMIT = 2**32
 
 
-class DataSection(_Section):
+class DataSection(Section):
     card: str = Field(description="A card name from data_cards/ or a path to a card YAML file.")
     block_size: int = Field(128, ge=8, description="Tokens per training example (packed blocks).")
     max_rows: int | None = Field(
@@ -88,7 +91,7 @@ class DataSection(_Section):
     )
 
 
-class TokenizerSection(_Section):
+class TokenizerSection(Section):
     kind: Literal["char", "byte_bpe", "word_char"] = Field(
         "char", description="char: one token per character; byte_bpe: GPT-2 byte-level BPE; word_char: words "
         "split at spaces (pinyin, English) and one token per Chinese character (seq2seq).")
@@ -102,7 +105,7 @@ class TokenizerSection(_Section):
     pad_to_multiple_of: int = Field(64, ge=1, description="Pad the vocabulary for fast matmuls.")
 
 
-class ModelSection(_Section):
+class ModelSection(Section):
     family: str
     size: str | None = Field(None, description="A named size of the family (tiny, small ...).")
     config: dict[str, Any] = Field(default_factory=dict, description="Config fields to override.")
@@ -118,7 +121,7 @@ class ModelSection(_Section):
     )
 
 
-class PeftSection(_Section):
+class PeftSection(Section):
     """LoRA through peft: small trainable low-rank updates next to frozen pretrained weights."""
 
     method: Literal["lora"] = "lora"
@@ -129,14 +132,7 @@ class PeftSection(_Section):
     merge: bool = Field(False, description="Also save the merged model in RUN_DIR/merged.")
 
 
-class MlmSection(_Section):
-    """Masked-language-model settings of BERT pretraining (bert_pretrain)."""
-
-    probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens to predict (80/10/10 rule).")
-    whole_word_mask: bool = Field(False, description="Mask whole words (jieba or the corpus's segmentation).")
-
-
-class OptimizerSection(_Section):
+class OptimizerSection(Section):
     name: Literal["adamw"] = "adamw"
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.01, ge=0)
@@ -144,12 +140,12 @@ class OptimizerSection(_Section):
     eps: float = Field(1e-8, gt=0)
 
 
-class ScheduleSection(_Section):
+class ScheduleSection(Section):
     name: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
     warmup_steps: int = Field(0, ge=0)
 
 
-class TrainSection(_Section):
+class TrainSection(Section):
     batch_size: int = Field(32, ge=1, description="Examples per device per micro-batch.")
     grad_accum: int = Field(1, ge=1)
     max_steps: int = Field(1000, ge=1, description="Optimizer steps.")
@@ -170,7 +166,7 @@ class TrainSection(_Section):
     )
 
 
-class GenerationSection(_Section):
+class GenerationSection(Section):
     max_new_tokens: int = Field(50, ge=1)
     do_sample: bool = True
     top_k: int = Field(50, ge=0)
@@ -182,7 +178,7 @@ class GenerationSection(_Section):
     no_repeat_ngram_size: int = Field(0, ge=0, description="Never repeat an n-gram of this size (0: off).")
 
 
-class EvalSection(_Section):
+class EvalSection(Section):
     split: str = "validation"
     max_batches: int | None = Field(50, ge=1, description="Cap on evaluation batches (None: all).")
     batch_size: int | None = Field(None, ge=1, description="Defaults to train.batch_size.")
@@ -202,18 +198,18 @@ class EvalSection(_Section):
         return samples
 
 
-class LaunchSection(_Section):
+class LaunchSection(Section):
     accelerate_config: str | None = Field(
         None, description="accelerate_configs/<x>.yaml: `toolkit run` relaunches itself with it."
     )
 
 
-class OutputSection(_Section):
+class OutputSection(Section):
     dir: str
     overwrite: bool = False
 
 
-class HubSection(_Section):
+class HubSection(Section):
     push: bool = False
     repo_id: str | None = None
     private: bool = True
@@ -229,7 +225,12 @@ class HubSection(_Section):
         return repo_id
 
 
-class Recipe(_Section):
+class Recipe(Section):
+    # Top-level keys beyond the fields below are the sections a task declares as its own (bert_pretrain's
+    # mlm): the schema knows no task, so it keeps them as given, and toolkit.registry.check_recipe
+    # validates them with the task's section class (refusing keys that are no task's section).
+    model_config = ConfigDict(extra="allow")
+
     task: str
     description: str = ""
     seed: int = Field(42, ge=0, lt=SEED_LIMIT, description="Seeds python, numpy and torch (0 <= seed < 2**32).")
@@ -244,7 +245,6 @@ class Recipe(_Section):
     output: OutputSection
     hub: HubSection = Field(default_factory=HubSection)
     peft: PeftSection | None = None
-    mlm: MlmSection | None = None
 
     @model_validator(mode="after")
     def _check_sections(self) -> Recipe:
@@ -263,6 +263,11 @@ class Recipe(_Section):
         if self.hub.push and not self.hub.repo_id:
             raise ValueError("hub.push is true but hub.repo_id is not set (e.g. user/my-model)")
         return self
+
+    @property
+    def task_sections(self) -> dict[str, Any]:
+        """The task's own top-level sections (name -> section; as given until check_recipe validates them)."""
+        return dict(self.model_extra or {})
 
     def to_yaml(self) -> str:
         """The resolved recipe as YAML; loading it again gives the same recipe."""
@@ -329,8 +334,7 @@ def recipe_from_dict(data: Any, source: str = "<recipe>") -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(err) for err in exc.errors()]
-        raise RecipeError(f"Recipe {source} is not valid: " + "; ".join(problems) + ".") from None
+        raise RecipeError(f"Recipe {source} is not valid: " + "; ".join(describe_errors(exc, Recipe)) + ".") from None
 
 
 def read_recipe(name_or_path: str | Path, overrides: list[str] | None = None) -> Recipe:
@@ -347,9 +351,20 @@ def read_recipe(name_or_path: str | Path, overrides: list[str] | None = None) ->
     return recipe_from_dict(data, source=str(path))
 
 
-def _fields_at(loc: tuple) -> list[str]:
+def describe_errors(exc: ValidationError, schema: type[BaseModel], at: tuple[str, ...] = ()) -> list[str]:
+    """One phrase per problem of ``exc`` (raised validating ``schema``), naming each key dotted from
+    the recipe's top (``at``: where ``schema`` sits in the recipe, e.g. ('mlm',) for a task's section)."""
+    return [_describe(err, schema, at) for err in exc.errors()]
+
+
+def unknown_key(key: str, allowed: list[str]) -> str:
+    """The phrase for a key the recipe may not have there, with a did-you-mean and what is allowed."""
+    return f"unknown key '{key}'{did_you_mean(key.rpartition('.')[2], allowed)}; allowed here: {', '.join(allowed)}"
+
+
+def _fields_at(loc: tuple, schema: type[BaseModel]) -> list[str]:
     """Field names allowed at an error location, walking the schema classes."""
-    model: type[BaseModel] | None = Recipe
+    model: type[BaseModel] | None = schema
     for part in loc[:-1]:
         field = model.model_fields.get(str(part)) if model else None
         if field is None:
@@ -361,14 +376,12 @@ def _fields_at(loc: tuple) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()] if model else []
 
 
-def _describe(err: dict) -> str:
+def _describe(err: dict, schema: type[BaseModel], at: tuple[str, ...]) -> str:
     loc = tuple(err["loc"])
-    key = ".".join(str(p) for p in loc)
+    key = ".".join(str(p) for p in at + loc)
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = _fields_at(loc)
-        hint = did_you_mean(str(loc[-1]), allowed)
-        return f"unknown key '{key}'{hint}; allowed here: {', '.join(allowed)}"
+        return unknown_key(key, _fields_at(loc, schema))
     if kind == "missing":
         return f"missing required key '{key}'"
     if kind == "value_error":

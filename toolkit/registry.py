@@ -15,16 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from .errors import RecipeError, did_you_mean
-from .recipe import Recipe, find_recipe, read_recipe, recipe_from_dict
+from .recipe import Recipe, describe_errors, find_recipe, read_recipe, recipe_from_dict, unknown_key
 
 @dataclass(frozen=True)
 class TaskEntry:
     """Where a task lives, and the recipe parts that are the task's own (checked without importing it)."""
 
     target: str  # "module:attribute" of its Task
-    # Top-level recipe sections only this task may have -> "module:Class" of the section (its
-    # defaults fill the section when a recipe leaves it out).
+    # Top-level recipe sections only this task may have -> "module:Class" of the section, a
+    # toolkit.recipe.Section kept light (no torch); its defaults fill the section when a recipe leaves it out.
     sections: dict[str, str] = field(default_factory=dict)
     needs: tuple[tuple[str, str], ...] = ()  # (dotted recipe key that must be set, what to say when it is not)
 
@@ -128,6 +130,7 @@ def checked_recipe_from_dict(data: Any, source: str = "<recipe>") -> Recipe:
 
 def _check_task_and_family(recipe: Recipe) -> None:
     entries = task_entries()
+    _check_top_level_keys(recipe, entries)
     entry = entries.get(recipe.task)
     if entry is None:
         raise ValueError(f"task: unknown task '{recipe.task}'{did_you_mean(recipe.task, entries)}; "
@@ -144,19 +147,36 @@ def _check_task_and_family(recipe: Recipe) -> None:
     _check_task_parts(recipe, entry, entries)
 
 
+def _check_top_level_keys(recipe: Recipe, entries: dict[str, TaskEntry]) -> None:
+    """A top-level key the schema does not have must be some task's own section; the schema's
+    unknown-key error otherwise (the schema passes such keys on, as it knows no task)."""
+    sections = {section for entry in entries.values() for section in entry.sections}
+    for key in recipe.task_sections:
+        if key not in sections:
+            own = list(entries[recipe.task].sections) if recipe.task in entries else []
+            raise ValueError(unknown_key(key, [*(f.alias or name for name, f in Recipe.model_fields.items()), *own]))
+
+
 def _check_task_parts(recipe: Recipe, entry: TaskEntry, entries: dict[str, TaskEntry]) -> None:
-    """Sections that belong to another task, and keys this task needs; the task's own sections
-    get their defaults."""
+    """Sections that belong to another task, keys this task needs, and the task's own sections,
+    validated by the section class the task declares (left out or null: its defaults)."""
     for name, other in entries.items():
         for section in other.sections:
-            if name != recipe.task and getattr(recipe, section) is not None and section not in entry.sections:
+            if name == recipe.task or section not in recipe.task_sections or section in entry.sections:
+                continue
+            if recipe.task_sections[section] is not None:
                 raise ValueError(f"the {section} section belongs to task {name}, not {recipe.task}")
+            delattr(recipe, section)  # `mlm: null`, as run folders of other tasks wrote it before
     for key, message in entry.needs:
         value: Any = recipe
         for part in key.split("."):
             value = getattr(value, part)
         if value is None:
             raise ValueError(message)
-    for section, section_class in entry.sections.items():
-        if getattr(recipe, section) is None:
-            setattr(recipe, section, import_target(section_class)())
+    for section, target in entry.sections.items():
+        section_class = import_target(target)
+        given = recipe.task_sections.get(section)
+        try:
+            setattr(recipe, section, section_class.model_validate({} if given is None else given))
+        except ValidationError as exc:
+            raise ValueError("; ".join(describe_errors(exc, section_class, (section,)))) from None

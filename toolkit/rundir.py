@@ -27,8 +27,9 @@ METRICS_FILE = "metrics.json"
 LOSS_PLOT = "loss_curve.png"
 RUN_MARKER = ".toolkit-run"  # written when `toolkit run` creates the folder: only such folders are replaced
 LOCK_FILE = ".toolkit-lock"  # held by the process that trains into the folder
-# Sections that decide what is trained: a resumed run must not change them.
-_FIXED_ON_RESUME = ("task", "seed", "data", "tokenizer", "model", "peft", "mlm")
+# Sections that decide what is trained: a resumed run must not change them (nor the task's own
+# sections, such as bert_pretrain's mlm: Recipe.task_sections).
+_FIXED_ON_RESUME = ("task", "seed", "data", "tokenizer", "model", "peft")
 # Train settings a resumed run may change: they decide how long to train and what to record,
 # not what a step does (the optimizer and schedule state come from the checkpoint).
 _TRAIN_CHANGEABLE_ON_RESUME = {"max_steps", "eval_every", "save_every", "keep_checkpoints", "log_every", "num_workers"}
@@ -194,6 +195,8 @@ def check_resumable(run_dir: Path, recipe: Recipe) -> None:
         raise _nothing_to_resume(run_dir)
     saved = read_run_recipe(run_dir)
     changed = [s for s in _FIXED_ON_RESUME if getattr(saved, s) != getattr(recipe, s)]
+    task_sections = saved.task_sections.keys() | recipe.task_sections.keys()
+    changed += sorted(s for s in task_sections if saved.task_sections.get(s) != recipe.task_sections.get(s))
     if changed:
         raise ToolkitError(
             f"Cannot resume {run_dir}: the recipe's {', '.join(changed)} section(s) differ from "

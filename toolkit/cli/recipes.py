@@ -12,7 +12,7 @@ def cmd_recipes(args) -> int:
     root = bundled_dir("recipes")
     for path in sorted(root.rglob("*.yaml")):
         # The schema is enough for a listing; checking each family's config would import torch
-        # (rnn_lm, elmo). tests/test_recipes.py validates every bundled recipe in full.
+        # (rnn_lm, elmo). tests/unit/test_recipes.py validates every bundled recipe in full.
         recipe = read_recipe(path)
         print(f"{str(path.relative_to(root).with_suffix('')):32s} {recipe.description}")
     return 0

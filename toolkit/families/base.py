@@ -10,9 +10,10 @@ from __future__ import annotations
 import importlib
 import math
 import re
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from ..errors import did_you_mean
 from ..registry import TaskEntry
@@ -54,6 +55,55 @@ SIZE = Allowed(1, integer=True)  # layers, widths, heads, positions
 DROPOUT = Allowed(0, 1, high_open=True)  # a probability of dropping; 1 would drop everything
 POSITIVE = Allowed(0, low_open=True)  # epsilons
 NON_NEGATIVE = Allowed(0)  # standard deviations and ranges of initialisation
+
+
+# The fields every transformers config has (PreTrainedConfig's own); a recipe may set them too.
+# Listed here so checking a recipe needs no transformers import (tests compare it with transformers').
+PRETRAINED_CONFIG_FIELDS = frozenset({
+    "_name_or_path", "architectures", "chunk_size_feed_forward", "dtype", "id2label", "is_encoder_decoder",
+    "label2id", "model_type", "output_attentions", "output_hidden_states", "problem_type", "return_dict",
+    "transformers_version",
+})
+
+
+@dataclass(frozen=True)
+class DeclaredConfig:
+    """A family's config class as plain data (its ``config_fields_<model>.py``): the class's own
+    fields with their types and defaults, the values its text fields may hold, and ``check``, which
+    raises ValueError for values that break a rule of the class (the class calls it too).
+
+    The recipe checker reads this instead of importing the class, whose transformers base class
+    imports torch (seconds per ``toolkit validate``); the class stays the truth when a model is built.
+    """
+
+    fields: dict[str, tuple[Any, Any]]  # name -> (type, default)
+    choices: dict[str, tuple[str, ...]]
+    check: Callable[[Mapping[str, Any]], None]
+
+    @classmethod
+    def of(cls, module) -> DeclaredConfig:
+        """The declaration in a ``config_fields_<model>`` module (FIELDS, CHOICES, check)."""
+        return cls(module.FIELDS, module.CHOICES, module.check)
+
+    def values(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Every field: the defaults with ``fields`` on top."""
+        return {name: default for name, (_, default) in self.fields.items()} | fields
+
+
+def _has_type(value: Any, kind: Any) -> bool:
+    """isinstance, except that true/false are no numbers and a whole number is a float."""
+    options = get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
+    if isinstance(value, bool):
+        return bool in options
+    if isinstance(value, int) and float in options:
+        return True
+    return isinstance(value, tuple(type(None) if option is None else option for option in options))
+
+
+def _type_name(kind: Any) -> str:
+    options = get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text", type(None): "null"}
+    return " or ".join(names.get(option, getattr(option, "__name__", str(option))) for option in options)
 
 
 def _yaml_text_number_hint(value: Any) -> str:
@@ -128,6 +178,9 @@ class ModelFamily:
     # The model card's wording for how a model.init_from run was trained, or None for the usual
     # ("full fine-tuning", or LoRA): function(recipe) -> str | None.
     fine_tuning: Callable[[Any], str | None] = field(default=lambda recipe: None)
+    # The config class's fields as plain data: recipes are checked without importing the class (and
+    # torch). None: the class itself is built to check a recipe's model.config.
+    declared_config: DeclaredConfig | None = None
 
     @property
     def config_class(self) -> type:
@@ -184,11 +237,36 @@ class ModelFamily:
             if allowed is not None and not allowed.accepts(value):
                 raise ValueError(f"model.config.{key}: got {_shown(value)}; allowed: {allowed.describe()}"
                                  f"{_yaml_text_number_hint(value)}")
-        config = self._construct_config(fields)
+        declared = self.declared_config
+        if declared is not None and set(fields) <= set(declared.fields):
+            values = self._check_declared_values(fields)
+        else:  # no declaration, or a field of transformers' base config (the class checks it)
+            values = self._construct_config(fields).to_dict()
         for whole, part in self.divisible:
-            self._check_divides(config, whole, part)
+            self._check_divides(values, whole, part)
         for key in self.activation_keys:
-            self._check_activation(key, getattr(config, key))
+            self._check_activation(key, values[key])
+
+    def _check_declared_values(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """What ``_construct_config`` finds, from the family's declaration (no import of the class):
+        types, the values a text field may hold, and the class's rules between fields; also refuses
+        a wrongly typed value the class would take (freeze_bilm: maybe)."""
+        declared = self.declared_config
+        for key, value in fields.items():
+            kind = declared.fields[key][0]
+            if not _has_type(value, kind):
+                raise ValueError(f"model.config.{key}: got {_shown(value)}; allowed: {_type_name(kind)}"
+                                 f"{_yaml_text_number_hint(value)}")
+            allowed = declared.choices.get(key)
+            if allowed is not None and value not in allowed:
+                raise ValueError(f"model.config.{key}: got {_shown(value)}{did_you_mean(str(value), allowed)}; "
+                                 f"allowed: {', '.join(allowed)}")
+        values = declared.values(fields)
+        try:
+            declared.check(values)
+        except ValueError as exc:
+            raise ValueError(f"model.config: {' '.join(str(exc).split())}") from None
+        return values
 
     def _construct_config(self, fields: dict[str, Any]) -> Any:
         from huggingface_hub.errors import StrictDataclassError
@@ -204,8 +282,8 @@ class ModelFamily:
             raise ValueError(f"model.config: {' '.join(str(exc).split())}") from None
 
     @staticmethod
-    def _check_divides(config: Any, whole: str, part: str) -> None:
-        total, share = getattr(config, whole), getattr(config, part)
+    def _check_divides(values: Mapping[str, Any], whole: str, part: str) -> None:
+        total, share = values[whole], values[part]
         if total % share:
             divisors = [d for d in range(1, total + 1) if total % d == 0]
             shown = ", ".join(map(str, divisors[:16])) + (", ..." if len(divisors) > 16 else "")
@@ -233,11 +311,11 @@ class ModelFamily:
         # A size preset alone is the toolkit's own (tests build every one): only a recipe's own
         # fields need the config class, whose import costs seconds (transformers' configs load torch).
         if overrides:
-            known = set(self.config_class().to_dict())
+            known = self.config_field_names()
             for key in overrides:
                 if key not in known:
                     raise ValueError(
-                        f"model.config.{key}: not a field of {self.config_class.__name__}"
+                        f"model.config.{key}: not a field of {self.config_class_path.rpartition(':')[2]}"
                         f"{did_you_mean(key, known)}"
                     )
                 if key in self.fixed_config_keys:
@@ -252,6 +330,12 @@ class ModelFamily:
                     f"data.block_size {block_size} is longer than model.config.{self.positions_key} "
                     f"{positions}; raise {self.positions_key} or lower block_size"
                 )
+
+    def config_field_names(self) -> set[str]:
+        """The fields a recipe's model.config may name (the config class's, with transformers' common ones)."""
+        if self.declared_config is not None:
+            return set(self.declared_config.fields) | PRETRAINED_CONFIG_FIELDS
+        return set(self.config_class().to_dict())
 
     def config_fields(self, size: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
         """The size preset with the recipe's overrides on top; a whole number given for a float

@@ -33,7 +33,8 @@ FAMILY = ModelFamily(
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,
     build=None,  # the task's Auto class builds the head it needs
-    own_tasks={"bert_pretrain": TaskEntry("toolkit.families.bert.pretrain:TASK", sections={"mlm": "toolkit.recipe:MlmSection"})},
+    own_tasks={"bert_pretrain": TaskEntry("toolkit.families.bert.pretrain:TASK",
+                                          sections={"mlm": "toolkit.families.bert.mlm_section:MlmSection"})},
     positions_key="max_position_embeddings",
     fixed_config_keys=("vocab_size", "pad_token_id"),
     model_types=("bert",),

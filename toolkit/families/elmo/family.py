@@ -2,15 +2,18 @@
 sequence_classification and token_classification tasks with a head over a learned scalar mix of
 the frozen biLM's layers (``heads.py``).
 
-The models live in ``modeling_elmo.py`` (self-contained, copied into saved folders for
-``trust_remote_code=True``); this file holds the sizes, the builder, the Auto registration and
-the hooks through which the shared tasks build, score and describe ELMo's heads.
+The models live in ``modeling_elmo.py`` and their config in ``configuration_elmo.py`` (self-contained,
+copied into saved folders for ``trust_remote_code=True``); the config's fields as plain data, which
+the recipe checker reads without torch, in ``config_fields_elmo.py``. This file holds the sizes, the
+builder, the Auto registration and the hooks through which the shared tasks build, score and
+describe ELMo's heads.
 """
 
 from __future__ import annotations
 
 from ...registry import TaskEntry
-from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
+from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, DeclaredConfig, ModelFamily
+from . import config_fields_elmo
 
 # tiny: 2 layers, 128-wide outputs per direction (LSTM cell 512 projected to 128, as ELMo does 4096 -> 512).
 SIZES = {
@@ -39,13 +42,13 @@ def register_auto_classes() -> None:
     import transformers
 
     from . import modeling_elmo
+    from .configuration_elmo import ElmoConfig
 
-    config_class = modeling_elmo.ElmoConfig
-    transformers.AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
-    config_class.register_for_auto_class("AutoConfig")
+    transformers.AutoConfig.register(ElmoConfig.model_type, ElmoConfig, exist_ok=True)
+    ElmoConfig.register_for_auto_class("AutoConfig")
     for auto_name, class_name in AUTO_CLASSES.items():
         model_class = getattr(modeling_elmo, class_name)
-        getattr(transformers, auto_name).register(config_class, model_class, exist_ok=True)
+        getattr(transformers, auto_name).register(ElmoConfig, model_class, exist_ok=True)
         model_class.register_for_auto_class(auto_name)
 
 
@@ -71,7 +74,8 @@ def fine_tuning(recipe) -> str | None:
 FAMILY = ModelFamily(
     name="elmo",
     tasks=("bilm", *HEAD_TASKS),
-    config_class_path="toolkit.families.elmo.modeling_elmo:ElmoConfig",
+    config_class_path="toolkit.families.elmo.configuration_elmo:ElmoConfig",
+    declared_config=DeclaredConfig.of(config_fields_elmo),
     sizes=SIZES,
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,

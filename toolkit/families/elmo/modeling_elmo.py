@@ -1,7 +1,8 @@
 """ELMo-style bidirectional LSTM language model, and downstream heads over a learned mix of its layers.
 
-Self-contained on purpose (torch and transformers only): ``save_pretrained`` copies this file into
-the model folder (``auto_map``), so folders load with ``trust_remote_code=True`` without toolkit.
+Self-contained on purpose (torch, transformers and its sibling files only): ``save_pretrained`` copies
+this file, ``configuration_elmo.py`` and what that imports into the model folder (``auto_map``), so
+folders load with ``trust_remote_code=True`` without toolkit.
 
 - ``ElmoModel``: forward and backward LSTM LMs over shared token embeddings and a shared softmax
   (Peters et al. 2018), trained jointly; ``loss`` is the mean of both directions' losses.
@@ -20,52 +21,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import PreTrainedConfig, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput, TokenClassifierOutput
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
-MIXES = ("scalar", "embedding", "top")
-
-
-class ElmoConfig(PreTrainedConfig):
-    """embedding_size is the width of the token layer and of each direction's LSTM output;
-    hidden_size the LSTM cell, projected down to embedding_size when larger (as in ELMo).
-
-    Downstream fields: ``mix`` picks the layers the scalar mix combines (scalar: all of them,
-    embedding: layer 0 only, top: the last LSTM layer only); ``bilm_from`` records the biLM folder a
-    downstream model started from; ``head_hidden`` 0 means a linear head.
-    """
-
-    model_type = "toolkit_elmo"
-
-    vocab_size: int = 1024
-    embedding_size: int = 128
-    hidden_size: int = 512
-    num_layers: int = 2
-    dropout: float = 0.1
-    embedding_init_std: float = 0.5
-    tie_word_embeddings: bool = True
-    mix: str = "scalar"
-    freeze_bilm: bool = True
-    head_hidden: int = 128
-    head_dropout: float = 0.2
-    bilm_from: str | None = None
-    bos_token_id: int | None = None
-    eos_token_id: int | None = None
-    pad_token_id: int | None = None
-
-    def __post_init__(self, **kwargs):
-        if self.mix not in MIXES:
-            raise ValueError(f"mix must be one of {', '.join(MIXES)}, got '{self.mix}'")
-        if self.hidden_size < self.embedding_size:
-            raise ValueError(f"hidden_size ({self.hidden_size}) must be >= embedding_size ({self.embedding_size})")
-        super().__post_init__(**kwargs)
-
-    @property
-    def mixed_layers(self) -> list[int]:
-        """Indices of the layers (0 = embeddings) the downstream mix combines."""
-        return {"scalar": list(range(self.num_layers + 1)), "embedding": [0], "top": [self.num_layers]}[self.mix]
+from .configuration_elmo import ElmoConfig
 
 
 @dataclass

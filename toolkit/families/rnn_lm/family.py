@@ -1,13 +1,16 @@
 """RNN, LSTM and GRU language models: the family the causal_lm task trains like GPT-2.
 
-The model itself lives in ``modeling_rnn_lm.py`` (self-contained, copied into every saved folder
-so it loads with ``trust_remote_code=True``); this file holds the named sizes, the builder and the
-registration with transformers' Auto classes.
+The model itself lives in ``modeling_rnn_lm.py`` and its config in ``configuration_rnn_lm.py``
+(self-contained, copied into every saved folder so it loads with ``trust_remote_code=True``); the
+config's fields as plain data, which the recipe checker reads without torch, in
+``config_fields_rnn_lm.py``. This file holds the named sizes, the builder and the registration with
+transformers' Auto classes.
 """
 
 from __future__ import annotations
 
-from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
+from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, DeclaredConfig, ModelFamily
+from . import config_fields_rnn_lm
 
 # Named sizes. tiny matches the GPT-2 tiny recipe's training budget on a laptop CPU.
 SIZES = {
@@ -28,7 +31,8 @@ def register_auto_classes() -> None:
     make ``save_pretrained`` write ``auto_map`` plus the model code into the folder."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from .modeling_rnn_lm import RnnLMConfig, RnnLMForCausalLM
+    from .configuration_rnn_lm import RnnLMConfig
+    from .modeling_rnn_lm import RnnLMForCausalLM
 
     AutoConfig.register(RnnLMConfig.model_type, RnnLMConfig, exist_ok=True)
     AutoModelForCausalLM.register(RnnLMConfig, RnnLMForCausalLM, exist_ok=True)
@@ -46,7 +50,8 @@ def build(config):
 FAMILY = ModelFamily(
     name="rnn_lm",
     tasks=("causal_lm",),
-    config_class_path="toolkit.families.rnn_lm.modeling_rnn_lm:RnnLMConfig",
+    config_class_path="toolkit.families.rnn_lm.configuration_rnn_lm:RnnLMConfig",
+    declared_config=DeclaredConfig.of(config_fields_rnn_lm),
     sizes=SIZES,
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,

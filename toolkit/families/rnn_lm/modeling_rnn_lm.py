@@ -1,7 +1,8 @@
 """Recurrent (RNN / LSTM / GRU) causal language model as a Hugging Face model.
 
-Self-contained on purpose (torch and transformers only): ``save_pretrained`` copies this file
-into the model folder (``auto_map`` in config.json), so the folder loads anywhere with
+Self-contained on purpose (torch, transformers and its sibling files only): ``save_pretrained``
+copies this file, ``configuration_rnn_lm.py`` and what that imports into the model folder
+(``auto_map`` in config.json), so the folder loads anywhere with
 ``AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True)``, without toolkit.
 
 Generation carries the recurrent state between steps as the ``cache`` (a tensor; for an LSTM
@@ -19,10 +20,13 @@ from functools import partial
 import torch
 from torch import nn
 from torch.func import functional_call
-from transformers import GenerationMixin, PreTrainedConfig, PreTrainedModel
+from transformers import GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutput
 from transformers.utils.generic import can_return_tuple
 
+from .configuration_rnn_lm import RnnLMConfig
+
+# The torch module of each of config_fields_rnn_lm.CELLS.
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 # generate() hands the previous step's output ``cache`` back to forward only from transformers 5.24 on;
@@ -36,37 +40,6 @@ if "cache" not in inspect.signature(GenerationMixin.prepare_inputs_for_generatio
         f"the rnn_lm model needs transformers>=5.24 (found {transformers.__version__}): older versions pass "
         "the recurrent state to the model as past_key_values, and generation would ignore it"
     )
-
-
-class RnnLMConfig(PreTrainedConfig):
-    """cell: rnn (tanh Elman), lstm or gru; embedding_size defaults to hidden_size. With tied
-    embeddings and embedding_size != hidden_size the top layer is projected to embedding_size.
-
-    Initialisation: token embeddings ~ N(0, embedding_init_std), linear layers ~ U(+-initializer_range),
-    recurrent weights ~ U(+-1/sqrt(hidden_size)) (PyTorch's own default)."""
-
-    model_type = "toolkit_rnn_lm"
-
-    vocab_size: int = 1024
-    cell: str = "lstm"
-    num_layers: int = 2
-    hidden_size: int = 256
-    embedding_size: int | None = None
-    dropout: float = 0.1
-    initializer_range: float = 0.1
-    embedding_init_std: float = 0.5
-    tie_word_embeddings: bool = True
-    use_cache: bool = True
-    bos_token_id: int | None = None
-    eos_token_id: int | None = None
-    pad_token_id: int | None = None
-
-    def __post_init__(self, **kwargs):
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got '{self.cell}'")
-        if self.embedding_size is None:
-            self.embedding_size = self.hidden_size
-        super().__post_init__(**kwargs)
 
 
 @dataclass

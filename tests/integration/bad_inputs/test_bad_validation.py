@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from bad_inputs.conftest import assert_clear_error, snapshot  # tests/ is on sys.path (rootdir conftest)
+from integration.bad_inputs.conftest import assert_clear_error, snapshot  # tests/ is on sys.path (rootdir conftest)
 
 GPT2 = "gpt2/tiny_pretrain"  # n_embd 256, n_positions 512
 BERT = "bert/tiny_pretrain"  # hidden_size 256, max_position_embeddings 512

@@ -248,7 +248,7 @@ def _rnn_folder(tmp_path):
 def test_downstream_recipe_sets_head_options_only():
     with pytest.raises(toolkit.RecipeError, match="may set only mix, freeze_bilm, head_hidden, head_dropout here; got hidden_size"):
         toolkit.load_recipe("elmo/tiny_sentiment", ["model.config.hidden_size=64"])
-    with pytest.raises(toolkit.RecipeError, match="mix must be one of scalar, embedding, top"):
+    with pytest.raises(toolkit.RecipeError, match=r"model.config.mix: got 'middle'; allowed: scalar, embedding, top"):
         toolkit.load_recipe("elmo/tiny_sentiment", ["model.config.mix=middle"])
 
 

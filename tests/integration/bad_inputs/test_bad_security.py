@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bad_inputs.conftest import assert_clear_error
+from integration.bad_inputs.conftest import assert_clear_error
 
 
 PAYLOAD = '''

@@ -1,6 +1,6 @@
 """Every `toolkit` command and recipe shown in README.md parses and validates; cheap ones run.
 
-The quick start itself (a full run) is exercised by tests/test_slow_recipes.py (-m slow); the
+The quick start itself (a full run) is exercised by tests/slow/test_slow_recipes.py (-m slow); the
 generate/eval/push commands are run on a real run folder in test_causal_lm.py.
 """
 

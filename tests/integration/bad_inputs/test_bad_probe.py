@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bad_inputs.conftest import assert_clear_error, snapshot
+from integration.bad_inputs.conftest import assert_clear_error, snapshot
 from conftest import TINY_GPT2
 
-# Overrides that shrink recipes/elmo/tiny_bilm.yaml (as tests/test_elmo.py does).
+# Overrides that shrink recipes/elmo/tiny_bilm.yaml (as tests/families/elmo/test_elmo.py does).
 TINY_BILM = ["data.block_size=32", "train.batch_size=8", "train.log_every=1", "train.mixed_precision=no",
              "eval.max_batches=2", "model.config={num_layers: 1, embedding_size: 8, hidden_size: 16}",
              "data.max_rows=200", "train.max_steps=2", "train.eval_every=2", "train.save_every=2"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bad_inputs.conftest import assert_clear_error, snapshot
+from integration.bad_inputs.conftest import assert_clear_error, snapshot
 from conftest import REPO, TINY_GPT2
 
 RUN = ("run", "gpt2/tiny_pretrain", *TINY_GPT2)

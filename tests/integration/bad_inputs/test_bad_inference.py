@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bad_inputs.conftest import assert_clear_error, snapshot
+from integration.bad_inputs.conftest import assert_clear_error, snapshot
 from conftest import TINY_GPT2
 
 PROMPT = ["--prompt", "中国", "--seed", "0"]

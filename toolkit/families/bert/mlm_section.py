@@ -1,0 +1,16 @@
+"""The ``mlm:`` recipe section of BERT pretraining (task bert_pretrain), declared by the task in
+``family.py`` and validated by ``toolkit.registry.check_recipe``; light (pydantic only), as the
+recipe checker imports it."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ...recipe import Section
+
+
+class MlmSection(Section):
+    """Masked-language-model settings of BERT pretraining (bert_pretrain)."""
+
+    probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens to predict (80/10/10 rule).")
+    whole_word_mask: bool = Field(False, description="Mask whole words (jieba or the corpus's segmentation).")
