@@ -26,6 +26,12 @@ RUNS = {
     "bert_pretrain": ("bert/tiny_pretrain_wwm", ["model.config={num_hidden_layers: 1, hidden_size: 32, num_attention_heads: 2, "
                                                  "intermediate_size: 64}"]),
     "bilm": ("elmo/tiny_bilm", ["model.config={num_layers: 1, embedding_size: 16, hidden_size: 16}"]),
+    "transformer_seq2seq": ("transformer_seq2seq/tiny_pinyin", [
+        "model.config={d_model: 32, encoder_layers: 1, decoder_layers: 1, encoder_attention_heads: 2, "
+        "decoder_attention_heads: 2, encoder_ffn_dim: 64, decoder_ffn_dim: 64}", "eval.generation.max_new_tokens=8"]),
+    "conv_seq2seq": ("conv_seq2seq/tiny_pinyin", [
+        "model.config={embedding_size: 16, hidden_size: 16, encoder_layers: 1, decoder_layers: 1}",
+        "eval.generation.max_new_tokens=8"]),
 }
 # Heads over a pretrained run (the key of RUNS it starts from).
 HEADS = {
