@@ -29,6 +29,9 @@ class TaskEntry:
     # toolkit.recipe.Section kept light (no torch); its defaults fill the section when a recipe leaves it out.
     sections: dict[str, str] = field(default_factory=dict)
     needs: tuple[tuple[str, str], ...] = ()  # (dotted recipe key that must be set, what to say when it is not)
+    # "module:function" of function(recipe, family) raising ValueError when the task's own parts of a
+    # checked recipe do not fit the family (light: imported by the recipe checker).
+    check: str | None = None
 
 
 # family name -> "module:attribute" of its ModelFamily. A family's own tasks (those no other family
@@ -49,7 +52,8 @@ TASKS: dict[str, TaskEntry] = {
     "sequence_classification": TaskEntry("toolkit.tasks.classify:TASK"),
     "token_classification": TaskEntry("toolkit.tasks.token_classify:TASK",
                                       needs=(("data.tags", "task token_classification needs data.tags: ner, pos or cws"),)),
-    "seq2seq": TaskEntry("toolkit.tasks.seq2seq:TASK"),
+    "seq2seq": TaskEntry("toolkit.tasks.seq2seq:TASK", sections={"seq2seq": "toolkit.tasks.seq2seq_section:Seq2SeqSection"},
+                         check="toolkit.tasks.seq2seq_section:check_seq2seq"),
 }
 
 
@@ -180,3 +184,5 @@ def _check_task_parts(recipe: Recipe, entry: TaskEntry, entries: dict[str, TaskE
             setattr(recipe, section, section_class.model_validate({} if given is None else given))
         except ValidationError as exc:
             raise ValueError("; ".join(describe_errors(exc, section_class, (section,)))) from None
+    if entry.check:
+        import_target(entry.check)(recipe, family(recipe.model.family))

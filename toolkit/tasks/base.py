@@ -71,6 +71,8 @@ class TorchTask:
     extra_metrics: Callable[[Any, list[str] | None], dict[str, Any]] = lambda recipe, labels: (
         {"labels": labels} if labels else {})  # task facts for metrics.json
     loss: Callable = token_loss
+    # Builds the training loss from the recipe when it has settings (seq2seq's label smoothing): (recipe) -> loss.
+    make_loss: Callable[[Any], Callable] | None = None
     # The rows a new tokenizer is trained on: a Dataset with a "text" column, made from the train split.
     tokenizer_texts: Callable[[Any], Any] = lambda rows: rows
     # Adjusts the built model with the recipe and tokenizer (generation settings ...).

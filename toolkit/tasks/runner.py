@@ -158,7 +158,7 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
 
     state = fit(
         accelerator=accelerator, model=model, optimizer=optimizer, scheduler=scheduler, train_dataloader=train_dl,
-        train=recipe.train, run_dir=run_dir, evaluate=evaluate, loss_fn=task.loss, resume=resume, callbacks=callbacks,
+        train=recipe.train, run_dir=run_dir, evaluate=evaluate, loss_fn=task.make_loss(recipe) if task.make_loss else task.loss, resume=resume, callbacks=callbacks,
         evaluate_first=bool(recipe.model.init_from), data_fingerprint=fingerprint,
     )
     metrics: dict[str, Any] = {}

@@ -84,6 +84,27 @@ def pair_loss(model, batch) -> tuple[torch.Tensor, int]:
     return model(**batch).loss, int((batch["labels"] != IGNORE).sum())
 
 
+def make_pair_loss(recipe):
+    """The training loss of the recipe's ``seq2seq`` section: the model's own loss, or with
+    label_smoothing a smoothed cross-entropy over its logits; with teacher_forcing_ratio below 1 the
+    decoder reads its own predictions at some steps (rnn_seq2seq's scheduled sampling)."""
+    settings = recipe.seq2seq
+    if settings.label_smoothing == 0 and settings.teacher_forcing_ratio == 1:
+        return pair_loss
+    extra = {"teacher_forcing_ratio": settings.teacher_forcing_ratio} if settings.teacher_forcing_ratio < 1 else {}
+
+    def loss(model, batch):
+        out = model(**batch, **extra)
+        if settings.label_smoothing == 0:
+            return out.loss, int((batch["labels"] != IGNORE).sum())
+        logits = out.logits.float()
+        smoothed = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1),
+                                                     ignore_index=IGNORE, label_smoothing=settings.label_smoothing)
+        return smoothed, int((batch["labels"] != IGNORE).sum())
+
+    return loss
+
+
 def decoding_config(tokenizer, recipe, model):
     """The recipe's eval.generation as a GenerationConfig for this encoder-decoder, at most
     data.block_size new tokens (a target is never longer)."""
@@ -244,6 +265,7 @@ TASK = TorchTask(
     score=score_pairs,
     headline=lambda recipe: ("bleu", "chrf", "cer", "exact_match"),
     loss=pair_loss,
+    make_loss=make_pair_loss,
     tokenizer_texts=both_sides,
     finish_model=finish_model,
     finish_folder=lambda run_dir: text2text_pipeline.add_to_folder(run_dir),

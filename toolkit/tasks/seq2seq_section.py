@@ -1,0 +1,34 @@
+"""The ``seq2seq:`` recipe section of the seq2seq task: how the decoder is trained. Light (pydantic
+only), as the recipe checker imports it."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..recipe import Section
+
+
+class Seq2SeqSection(Section):
+    """Training settings of an encoder-decoder (task seq2seq)."""
+
+    label_smoothing: float = Field(
+        0.0, ge=0, lt=1, description="Share of each target's probability spread over the vocabulary in the "
+        "training loss (0.1 in the Transformer paper); evaluation loss stays unsmoothed.")
+    teacher_forcing_ratio: float = Field(
+        1.0, ge=0, le=1, description="Chance that the decoder reads the true previous token rather than its own "
+        "prediction at each training step (scheduled sampling); below 1 only for rnn_seq2seq, whose "
+        "recurrent decoder reads its inputs one step at a time.")
+
+
+# Families whose decoder reads one input token at a time in training, so it can read its own
+# prediction instead (the Transformer and ConvS2S decoders read all target tokens at once).
+SCHEDULED_SAMPLING_FAMILIES = ("rnn_seq2seq",)
+
+
+def check_seq2seq(recipe, family) -> None:
+    """The seq2seq section's settings that the recipe's family cannot train with."""
+    ratio = recipe.seq2seq.teacher_forcing_ratio
+    if ratio < 1 and family.name not in SCHEDULED_SAMPLING_FAMILIES:
+        raise ValueError(f"seq2seq.teacher_forcing_ratio {ratio:g} (scheduled sampling) needs a decoder that reads "
+                         f"its inputs one step at a time: family {', '.join(SCHEDULED_SAMPLING_FAMILIES)}, not "
+                         f"{family.name}; leave it at 1")
