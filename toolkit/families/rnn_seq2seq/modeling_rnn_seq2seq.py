@@ -368,7 +368,9 @@ class RnnSeq2SeqForConditionalGeneration(PreTrainedModel, GenerationMixin):
 
         embeds = self.decoder.embed_tokens(decoder_input_ids) if decoder_inputs_embeds is None else decoder_inputs_embeds
         sampling = self.training and teacher_forcing_ratio < 1.0 and decoder_input_ids is not None
-        attentionals, step_logits, weights, layer_outputs = [], [], [], []
+        # Logits step by step too (not one matmul over all steps): a different batch shape rounds
+        # differently, and cached generation computes one step at a time.
+        step_logits, weights, layer_outputs = [], [], []
         for t in range(embeds.shape[1]):
             step_embeds = embeds[:, t]
             if sampling and t > 0:
@@ -377,14 +379,12 @@ class RnnSeq2SeqForConditionalGeneration(PreTrainedModel, GenerationMixin):
                 step_embeds = self.decoder.embed_tokens(torch.where(gold, decoder_input_ids[:, t], predicted))
             attentional, hidden, cells, feed, step_weights = self.decoder.step(
                 step_embeds, hidden, cells, feed, memory, keys, mask, fixed_context)
-            attentionals.append(attentional)
-            if sampling:
-                step_logits.append(self._logits(attentional))
+            step_logits.append(self._logits(attentional))
             if step_weights is not None:
                 weights.append(step_weights)
             if output_hidden_states:
                 layer_outputs.append(hidden)
-        logits = torch.stack(step_logits, 1) if sampling else self._logits(torch.stack(attentionals, 1))
+        logits = torch.stack(step_logits, 1)
 
         loss = None
         if labels is not None:
