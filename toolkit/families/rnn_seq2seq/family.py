@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
 
-# tiny trains in minutes on 2 CPU cores (about 0.9M parameters with a 2,000-token vocabulary per
+# tiny trains in minutes on 2 CPU cores (1.4M parameters with a 2,000-token vocabulary per
 # side); small is the GRU/LSTM size of Luong et al.'s smaller runs, for a GPU or a long CPU budget.
 SIZES = {
     "tiny": dict(cell="gru", num_layers=1, hidden_size=256, embedding_size=128, bidirectional=True,

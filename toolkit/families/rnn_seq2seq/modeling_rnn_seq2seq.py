@@ -356,7 +356,10 @@ class RnnSeq2SeqForConditionalGeneration(PreTrainedModel, GenerationMixin):
                                            output_hidden_states=output_hidden_states, return_dict=True)
         elif isinstance(encoder_outputs, tuple):  # the encoder's output with return_dict=False
             encoder_outputs = RnnSeq2SeqEncoderOutput(*encoder_outputs)
-        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            if labels is None:
+                raise ValueError("RnnSeq2SeqForConditionalGeneration needs decoder_input_ids (or decoder_inputs_embeds) or labels "
+                                 "to run its decoder; generate() supplies them")
             decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
         memory = encoder_outputs.last_hidden_state
