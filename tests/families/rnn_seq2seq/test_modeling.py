@@ -69,6 +69,9 @@ def test_greedy_is_the_argmax_of_full_passes_and_beam_search_with_one_beam(cell)
         expected = torch.cat([expected, logits.argmax(-1, keepdim=True)], 1)
     assert torch.equal(generate(model, ids, mask, do_sample=False), expected)
     assert torch.equal(generate(model, ids, mask, do_sample=False, num_beams=1), expected)
+    from_embeds = model.generate(inputs_embeds=model.get_input_embeddings()(ids), attention_mask=mask, max_new_tokens=6,
+                                 do_sample=False)
+    assert torch.equal(from_embeds, expected)
 
 
 @pytest.mark.parametrize("cell", CELLS)
