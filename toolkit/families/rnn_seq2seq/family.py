@@ -22,14 +22,14 @@ SIZES = {
 
 # The seq2seq convention (fairseq, Marian, BART): the decoder starts from <s> and stops at </s>,
 # which must be different tokens (an LM family's single <|endoftext|> would end a target before it
-# starts), and <pad> differs from </s> so that padding the labels never hides the real end. Angle
-# brackets cannot occur in pinyin or Chinese text. With one tokenizer per side, both put these four
-# first, in this order, so the ids in the config hold for both.
+# starts), and [PAD] differs from </s> so that padding the labels never hides the real end. The
+# same strings as conv_seq2seq and transformer_seq2seq (and the [UNK] that the toolkit's tokenizers
+# use as their unknown token), so one trained tokenizer serves the three families.
 SPECIAL_TOKENS = {
     "bos_token": "<s>",
     "eos_token": "</s>",
-    "pad_token": "<pad>",
-    "unk_token": "<unk>",
+    "pad_token": "[PAD]",
+    "unk_token": "[UNK]",
 }
 
 
