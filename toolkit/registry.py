@@ -42,6 +42,7 @@ FAMILIES: dict[str, str] = {
     "rnn_lm": "toolkit.families.rnn_lm.family:FAMILY",
     "word2vec": "toolkit.families.word2vec.family:FAMILY",
     "elmo": "toolkit.families.elmo.family:FAMILY",
+    "rnn_seq2seq": "toolkit.families.rnn_seq2seq.family:FAMILY",
     "conv_seq2seq": "toolkit.families.conv_seq2seq.family:FAMILY",
     "transformer_seq2seq": "toolkit.families.transformer_seq2seq.family:FAMILY",
 }

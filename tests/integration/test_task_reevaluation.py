@@ -29,6 +29,9 @@ RUNS = {
     "transformer_seq2seq": ("transformer_seq2seq/tiny_pinyin", [
         "model.config={d_model: 32, encoder_layers: 1, decoder_layers: 1, encoder_attention_heads: 2, "
         "decoder_attention_heads: 2, encoder_ffn_dim: 64, decoder_ffn_dim: 64}", "eval.generation.max_new_tokens=8"]),
+    "rnn_seq2seq": ("rnn_seq2seq/tiny_pinyin", [
+        "model.config={cell: gru, num_layers: 1, hidden_size: 16, embedding_size: 16, attention: luong_general}",
+        "eval.generation.max_new_tokens=8"]),
     "conv_seq2seq": ("conv_seq2seq/tiny_pinyin", [
         "model.config={embedding_size: 16, hidden_size: 16, encoder_layers: 1, decoder_layers: 1}",
         "eval.generation.max_new_tokens=8"]),
