@@ -168,6 +168,7 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
             counts = save_model(unwrapped, tokenizer, run_dir, recipe)
             if task.finish_folder:
                 task.finish_folder(Path(run_dir))
+        figures = task.figures(unwrapped, tokenizer, recipe, Path(run_dir)) if task.figures else []
         final = state.evals[-1]
         headline = {name: final[name] for name in task.headline(recipe)}
         metrics = {
@@ -187,6 +188,8 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
             "evals": state.evals,
             "log": state.log,
         }
+        if figures:
+            metrics["figures"] = figures
         if state.evals[0]["step"] == 0:  # fine-tuning: how the pretrained model did before
             metrics["before"] = state.evals[0]
         with disk_full_guard(Path(run_dir), lambda: len(json.dumps(metrics, default=str)) + 2**20):

@@ -100,13 +100,15 @@ def finish_model(model, tokenizer, recipe) -> None:
     model.generation_config = decoding_config(tokenizer, recipe, model)
 
 
-def translate(model, tokenizer, sources: list[str], recipe) -> list[str]:
-    """Decode each source text with the recipe's generation settings."""
+def translate(model, tokenizer, sources: list[str], recipe, num_return_sequences: int = 1) -> list[str]:
+    """Decode each source text with the recipe's generation settings: ``num_return_sequences``
+    outputs per source, one source's after the other (best first, as generate() returns them)."""
     device = next(model.parameters()).device
     encoded = encode_texts(tokenizer, sources, recipe.data.block_size)
+    config = decoding_config(tokenizer, recipe, model)
+    config.num_return_sequences = num_return_sequences
     generated = model.generate(input_ids=encoded["input_ids"].to(device),
-                               attention_mask=encoded["attention_mask"].to(device),
-                               generation_config=decoding_config(tokenizer, recipe, model))
+                               attention_mask=encoded["attention_mask"].to(device), generation_config=config)
     return tokenizer.batch_decode(generated, skip_special_tokens=True)
 
 
@@ -119,9 +121,10 @@ def encode_texts(tokenizer, sources: list[str], limit: int) -> dict[str, torch.T
     return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
 
 
-def cross_attention_maps(model, batch) -> list[torch.Tensor]:
-    """Teacher-forced cross-attention of every decoder layer, heads averaged: (batch, target, source)
-    each. Models whose fast attention kernel cannot return weights (SDPA) run eager attention for it."""
+def cross_attentions(model, batch) -> tuple[torch.Tensor, ...]:
+    """Teacher-forced cross-attention of every decoder layer as the model returns it: (batch, heads,
+    target, source) each (one head for the RNN and ConvS2S). Models whose fast attention kernel
+    cannot return weights (SDPA) run eager attention for it."""
     implementation = getattr(model.config, "_attn_implementation", None)
     if implementation == "sdpa":
         model.set_attn_implementation("eager")
@@ -131,7 +134,12 @@ def cross_attention_maps(model, batch) -> list[torch.Tensor]:
     finally:
         if implementation == "sdpa":
             model.set_attn_implementation("sdpa")
-    return [layer.mean(dim=1) if layer.dim() == 4 else layer for layer in out.cross_attentions]
+    return tuple(out.cross_attentions)
+
+
+def cross_attention_maps(model, batch) -> list[torch.Tensor]:
+    """Teacher-forced cross-attention of every decoder layer, heads averaged: (batch, target, source) each."""
+    return [layer.mean(dim=1) if layer.dim() == 4 else layer for layer in cross_attentions(model, batch)]
 
 
 def aligned_hits(maps: list[torch.Tensor], batch) -> tuple[list[int], int]:
@@ -230,6 +238,13 @@ def sample_translations(accelerator, model, tokenizer, recipe) -> list[dict]:
     return [{"prompt": source, "text": output} for source, output in zip(recipe.eval.samples, outputs)]
 
 
+def sample_attention_maps(model, tokenizer, recipe, run_dir) -> list[dict]:
+    """The cross-attention heatmaps of the eval.samples in the run folder (attention/sample_N.png)."""
+    from .seq2seq_attention import write_sample_maps
+
+    return write_sample_maps(model, tokenizer, recipe, run_dir)
+
+
 TASK = TorchTask(
     name="seq2seq",
     description="Sequence to sequence (pinyin -> characters, translation): BLEU, chrF, CER, exact match, "
@@ -248,4 +263,5 @@ TASK = TorchTask(
     finish_model=finish_model,
     finish_folder=lambda run_dir: text2text_pipeline.add_to_folder(run_dir),
     samples=sample_translations,
+    figures=sample_attention_maps,
 )
