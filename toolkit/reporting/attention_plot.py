@@ -29,7 +29,7 @@ def plot_attention(panels: list[tuple[str, object]], source_tokens: list[str], t
     font = cjk_font()
     columns = min(len(panels), PANELS_PER_ROW)
     rows = math.ceil(len(panels) / columns)
-    panel_width = INCHES_PER_TOKEN * len(source_tokens) + 1.6
+    panel_width = max(INCHES_PER_TOKEN * len(source_tokens) + 1.6, 3.5)
     panel_height = INCHES_PER_TOKEN * len(target_tokens) + 1.4
     fig, axes = plt.subplots(rows, columns, figsize=(panel_width * columns + 1, panel_height * rows + 0.6),
                              dpi=100, squeeze=False, layout="constrained")
