@@ -168,7 +168,7 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
             counts = save_model(unwrapped, tokenizer, run_dir, recipe)
             if task.finish_folder:
                 task.finish_folder(Path(run_dir))
-        figures = task.figures(unwrapped, tokenizer, recipe, Path(run_dir)) if task.figures else []
+        figures = registry.import_target(task.figures)(unwrapped, tokenizer, recipe, Path(run_dir)) if task.figures else []
         final = state.evals[-1]
         headline = {name: final[name] for name in task.headline(recipe)}
         metrics = {

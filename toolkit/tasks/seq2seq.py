@@ -238,13 +238,6 @@ def sample_translations(accelerator, model, tokenizer, recipe) -> list[dict]:
     return [{"prompt": source, "text": output} for source, output in zip(recipe.eval.samples, outputs)]
 
 
-def sample_attention_maps(model, tokenizer, recipe, run_dir) -> list[dict]:
-    """The cross-attention heatmaps of the eval.samples in the run folder (attention/sample_N.png)."""
-    from .seq2seq_attention import write_sample_maps
-
-    return write_sample_maps(model, tokenizer, recipe, run_dir)
-
-
 TASK = TorchTask(
     name="seq2seq",
     description="Sequence to sequence (pinyin -> characters, translation): BLEU, chrF, CER, exact match, "
@@ -263,5 +256,6 @@ TASK = TorchTask(
     finish_model=finish_model,
     finish_folder=lambda run_dir: text2text_pipeline.add_to_folder(run_dir),
     samples=sample_translations,
-    figures=sample_attention_maps,
+    # The cross-attention heatmaps of the eval.samples (attention/sample_N.png), drawn by a module that builds on this one.
+    figures="toolkit.tasks.seq2seq_attention:write_sample_maps",
 )
