@@ -206,13 +206,15 @@ def test_cjk_glyphs_render_as_glyphs_not_boxes():
 
 
 def test_each_run_draws_its_samples_attention_and_the_card_shows_one(conv_run):
-    from toolkit.rundir import read_run_recipe
+    from toolkit.rundir import _unrecognised, read_run_recipe
 
     samples = read_run_recipe(conv_run).eval.samples
     assert sorted(p.name for p in (conv_run / "attention").iterdir()) == [f"sample_{n}.png" for n in range(1, len(samples) + 1)]
     figures = json.loads((conv_run / "metrics.json").read_text(encoding="utf-8"))["figures"]
     assert [f["file"] for f in figures] == ["attention/sample_1.png"]
     assert f"]({figures[0]['file']})" in (conv_run / "README.md").read_text(encoding="utf-8")
+    # The maps and the pipeline file are the run's own: output.overwrite may replace the folder.
+    assert _unrecognised(conv_run) == []
 
 
 def test_compare_shows_seq2seq_scores_and_plots_them_per_source_length(transformer_run, conv_run, tmp_path, capsys):

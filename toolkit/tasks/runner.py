@@ -168,7 +168,7 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
             counts = save_model(unwrapped, tokenizer, run_dir, recipe)
             if task.finish_folder:
                 task.finish_folder(Path(run_dir))
-        figures = registry.import_target(task.figures)(unwrapped, tokenizer, recipe, Path(run_dir)) if task.figures else []
+        figures = draw_figures(task, unwrapped, tokenizer, recipe, Path(run_dir), accelerator)
         final = state.evals[-1]
         headline = {name: final[name] for name in task.headline(recipe)}
         metrics = {
@@ -197,6 +197,19 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes trackers and, under a launcher, the process group
     return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
+
+
+def draw_figures(task, model, tokenizer, recipe: Recipe, run_dir: Path, accelerator) -> list[dict]:
+    """The task's figures of the trained model (its ``figures`` hook); a figure that cannot be drawn
+    (an unwritable folder, a missing font package) is reported and skipped: it must not cost the
+    finished run its metrics and model card."""
+    if not task.figures:
+        return []
+    try:
+        return registry.import_target(task.figures)(model, tokenizer, recipe, run_dir)
+    except ToolkitError as error:
+        accelerator.print(f"note: no figures in the run folder: {error}")
+        return []
 
 
 def _weight_files(run_dir: Path) -> list[Path]:
