@@ -2,8 +2,8 @@
 
 One module per group of commands, each adding its commands to the parser with ``register``:
 recipes (run, validate, recipes), data, inspect (generate, eval, fill-mask, predict), seq2seq
-(translate, attention), compare and hub (push); a family's own commands (word2vec's neighbors, ELMo's embed) come from its folder
-(``ModelFamily.cli_commands``). Building the parser imports none of the heavy libraries;
+(translate, attention), compare and hub (push); a family's own commands (word2vec's neighbors,
+ELMo's embed) come from its folder (``ModelFamily.cli_commands``). Building the parser imports none of the heavy libraries;
 each command imports what it needs when it runs, inside ``main``'s handling of Ctrl-C.
 """
 
