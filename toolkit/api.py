@@ -269,3 +269,28 @@ def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, t
     except (OSError, ValueError) as exc:
         raise loading_error(source, "a text-generation model from", exc, command="generate") from None
     return generate_text(model, tokenizer, prompts, section, seed=seed)
+
+
+def translate(run_dir: str | Path, sources: str | list[str], num_return_sequences: int = 1,
+              trust_remote_code: bool = False, **settings) -> list[str]:
+    """Translate source texts with a seq2seq run folder (pinyin -> characters, English -> Chinese),
+    decoding as its recipe's eval.generation says; ``settings`` change that (num_beams,
+    max_new_tokens, no_repeat_ngram_size, length_penalty ...). Returns ``num_return_sequences``
+    outputs per source, one source's after the other, the best first. ``trust_remote_code`` lets
+    the folder's own model code run (only for folders you trust)."""
+    from .translation import translate_texts
+
+    return translate_texts(run_dir, sources, num_return_sequences=num_return_sequences,
+                           trust_remote_code=trust_remote_code, **settings)
+
+
+def attention(run_dir: str | Path, source: str, out: str | Path = "attention.png", layer: int | None = None,
+              head: int | None = None, trust_remote_code: bool = False, **settings):
+    """Decode ``source`` with a seq2seq run folder (greedy unless ``settings`` give num_beams) and
+    write the cross-attention heatmap behind the output to ``out``: every decoder layer (or the
+    1-based ``layer``), heads averaged (or the 1-based ``head``). Returns the maps, with
+    ``alignment_by_layer`` on a card whose alignment is monotone (pinyin -> characters)."""
+    from .translation import draw_attention
+
+    return draw_attention(run_dir, source, out=out, layer=layer, head=head,
+                          trust_remote_code=trust_remote_code, **settings)

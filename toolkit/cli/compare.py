@@ -1,5 +1,5 @@
 """`toolkit compare`: several runs side by side (a table of headline metrics, sizes and times, and a
-plot of their training-loss curves)."""
+plot of their training-loss curves; for seq2seq runs also a plot of BLEU and CER per source length)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,33 @@ from pathlib import Path
 
 from ..errors import ToolkitError
 
-HEADLINE = ("perplexity", "forward_perplexity", "backward_perplexity", "accuracy", "f1")
+HEADLINE = ("perplexity", "forward_perplexity", "backward_perplexity", "accuracy", "f1",
+            "bleu", "chrf", "cer", "exact_match", "alignment_accuracy")
+# Figures of the last evaluation that a task reports without making them headline metrics.
+FROM_LAST_EVAL = ("alignment_accuracy",)
+BUCKET_METRICS = (("bleu", "BLEU"), ("cer", "CER (character error rate)"))
 
 
-def compare_runs(run_dirs: list[str | Path], plot: str | Path | None = None) -> list[dict]:
+def compare_runs(run_dirs: list[str | Path], plot: str | Path | None = None,
+                 bucket_plot: str | Path | None = None) -> list[dict]:
     """One row per run (name, family, task, headline metrics, parameters, steps, training time);
-    with ``plot``, a PNG of their training-loss curves on shared axes."""
-    rows, curves = compare_rows(run_dirs)
+    with ``plot``, a PNG of their training-loss curves on shared axes; with ``bucket_plot``, a PNG
+    of the seq2seq runs' BLEU and CER per source-length bucket (none when no run has buckets)."""
+    rows, curves, buckets = compare_rows(run_dirs)
     if plot:
         plot_curves(curves, Path(plot))
+    if bucket_plot and buckets:
+        plot_buckets(buckets, Path(bucket_plot))
     return rows
 
 
-def compare_rows(run_dirs: list[str | Path]) -> tuple[list[dict], list[tuple[str, list[dict]]]]:
-    """The table's rows and each run's (name, training-loss log)."""
+def compare_rows(run_dirs: list[str | Path]) -> tuple[list[dict], list[tuple[str, list[dict]]], list[tuple[str, dict]]]:
+    """The table's rows, each run's (name, training-loss log) and each seq2seq run's (name, scores
+    per source-length bucket of its last evaluation)."""
     from ..reporting.metrics import read_metrics
     from ..rundir import read_run_recipe
 
-    rows, curves = [], []
+    rows, curves, buckets = [], [], []
     for run_dir in map(Path, run_dirs):
         metrics = read_metrics(run_dir)
         if not metrics:
@@ -34,14 +43,18 @@ def compare_rows(run_dirs: list[str | Path]) -> tuple[list[dict], list[tuple[str
         family = recipe.model.family
         cell = recipe.model.config.get("cell") if family == "rnn_lm" else None
         train = metrics.get("train", {})
+        last_eval = (metrics.get("evals") or [{}])[-1]
+        results = {**{k: last_eval[k] for k in FROM_LAST_EVAL if k in last_eval}, **metrics.get("final", {})}
         rows.append({
             "run": run_dir.name, "model": f"{family}/{cell}" if cell else family, "task": metrics.get("task", recipe.task),
-            **{k: v for k, v in metrics.get("final", {}).items() if k in HEADLINE},
+            **{k: results[k] for k in HEADLINE if k in results},
             "parameters": train.get("parameters"), "steps": train.get("steps"),
             "train_seconds": train.get("train_seconds"),
         })
         curves.append((run_dir.name, metrics.get("log", [])))
-    return rows, curves
+        if last_eval.get("buckets"):
+            buckets.append((run_dir.name, last_eval["buckets"]))
+    return rows, curves, buckets
 
 
 def plot_curves(curves: list[tuple[str, list[dict]]], path: Path) -> None:
@@ -75,6 +88,35 @@ def plot_curves(curves: list[tuple[str, list[dict]]], path: Path) -> None:
         plt.close(fig)
 
 
+def plot_buckets(buckets: list[tuple[str, dict]], path: Path) -> None:
+    """BLEU and CER per source-length bucket (shortest sources left), one line per run, to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..reporting.attention_plot import save_figure
+
+    # Buckets in order of their shortest source ("1-10", "11-15", ..., "21+"), whichever runs have them.
+    names = sorted({name for _, scores in buckets for name in scores}, key=lambda name: int(name.split("-")[0].rstrip("+")))
+    fig, axes = plt.subplots(1, len(BUCKET_METRICS), figsize=(5 * len(BUCKET_METRICS), 4), dpi=100, layout="constrained")
+    for ax, (key, label) in zip(axes, BUCKET_METRICS):
+        for run, scores in buckets:
+            shown = [name for name in names if key in scores.get(name, {})]
+            ax.plot([names.index(name) for name in shown], [scores[name][key] for name in shown], marker="o",
+                    label=run, linewidth=1.2)
+        ax.set_xticks(range(len(names)), names)
+        ax.set_xlabel("source length (tokens)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    try:
+        save_figure(fig, path, "per-length plot", "give --bucket-plot a writable path (such as compare_buckets.png) or "
+                                                  "--bucket-plot '' for none")
+    finally:
+        plt.close(fig)
+
+
 def _format(value) -> str:
     if value is None:
         return "-"
@@ -93,12 +135,15 @@ def format_table(rows: list[dict]) -> str:
 
 
 def cmd_compare(args) -> int:
-    rows, curves = compare_rows(args.run_dirs)
+    rows, curves, buckets = compare_rows(args.run_dirs)
     # The table first: a plot path that cannot be written must not cost the user the numbers.
     print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else format_table(rows), flush=True)
     if args.plot:
         plot_curves(curves, Path(args.plot))
         print(f"\nLoss curves: {args.plot}")
+    if args.bucket_plot and buckets:
+        plot_buckets(buckets, Path(args.bucket_plot))
+        print(f"BLEU and CER per source length: {args.bucket_plot}")
     return 0
 
 
@@ -106,5 +151,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("compare", help="table of several runs' metrics, sizes and times, plus a loss-curve plot")
     p.add_argument("run_dirs", nargs="+", help="run folders")
     p.add_argument("--plot", default="compare_loss.png", help="PNG for the loss curves (default compare_loss.png; '' for none)")
+    p.add_argument("--bucket-plot", default="compare_buckets.png",
+                   help="PNG for seq2seq runs' BLEU and CER per source length (default compare_buckets.png; '' for none)")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     p.set_defaults(func=cmd_compare)

@@ -76,9 +76,11 @@ COMMAND_FOR = {
     "ForSequenceClassification": "predict", "ForTokenClassification": "predict",
     "ForMaskedLM": "fill-mask", "ForPreTraining": "fill-mask",
     "ForCausalLM": "generate", "LMHeadModel": "generate", "ElmoModel": "embed",
+    "MTModel": "translate", "ForConditionalGeneration": "translate",  # encoder-decoders (Marian, ConvS2S, RNN)
 }
 _USAGE = {"predict": "toolkit predict {dir} TEXT", "fill-mask": "toolkit fill-mask {dir} TEXT_WITH_[MASK]",
-          "generate": "toolkit generate {dir} --prompt TEXT", "embed": "toolkit embed {dir} TEXT"}
+          "generate": "toolkit generate {dir} --prompt TEXT", "embed": "toolkit embed {dir} TEXT",
+          "translate": "toolkit translate {dir} SOURCE_TEXT"}
 
 
 def command_for(architecture: str) -> str | None:
@@ -86,10 +88,11 @@ def command_for(architecture: str) -> str | None:
     return next((command for ending, command in COMMAND_FOR.items() if architecture.endswith(ending)), None)
 
 
-def refuse_other_models(model: str, command: str, wants: str) -> None:
+def refuse_other_models(model: str, command: str, wants: str, uses: str | None = None) -> None:
     """Refuse ``command`` on a folder whose config.json names an architecture another command
-    uses (an ELMo biLM for generate), naming that command. The config is read as data, before any
-    loading; a folder without a readable one (a LoRA adapter) is left to the loading to judge."""
+    uses (an ELMo biLM for generate), naming that command. ``uses``: the command whose models this
+    one takes, when not its own (`toolkit attention` takes translate's). The config is read as data,
+    before any loading; a folder without a readable one (a LoRA adapter) is left to the loading to judge."""
     from transformers import PretrainedConfig
 
     from ..pretrained import model_folder
@@ -99,7 +102,7 @@ def refuse_other_models(model: str, command: str, wants: str) -> None:
     except (OSError, ValueError):
         return
     architecture = (config.get("architectures") or [""])[0]
-    if command_for(architecture) not in (None, command):
+    if command_for(architecture) not in (None, uses or command):
         raise _refuse(model, architecture, command, wants)
 
 

@@ -110,6 +110,8 @@ def render_model_card(
     )
     samples = metrics.get("samples") or []
     sample_text = "\n".join(f"- **{s['prompt']}** → {s['text']}" for s in samples) or "(no sample prompts in the recipe)"
+    # Figures a task drew into the run folder (seq2seq: the attention behind a sample), listed in metrics.json.
+    figures = "".join(f"\n\n![{f['caption']}]({f['file']})\n\n{f['caption']}" for f in metrics.get("figures") or [])
     before = (metrics.get("before") or {}).get("samples") or []
     if before:
         sample_text = ("Before fine-tuning:\n\n" + "\n".join(f"- **{s['prompt']}** → {s['text']}" for s in before)
@@ -134,7 +136,7 @@ A Chinese {recipe.model.family} model trained with the `toolkit` package from th
 
 ## Samples
 
-{sample_text}
+{sample_text}{figures}
 
 ## How to use
 

@@ -81,6 +81,11 @@ class TorchTask:
     finish_folder: Callable[[Path], None] | None = None
     # Extra things of an evaluation during training only (generated samples): (accelerator, model, tokenizer, recipe).
     samples: Callable[..., list[dict]] | None = None
+    # "module:function" that draws figures of the trained model into its run folder (main process,
+    # after saving): (model, tokenizer, recipe, run_dir) -> [{"file": path in the run folder, "caption":
+    # ...}], which metrics.json keeps under "figures" and the model card shows. Named rather than
+    # imported, so the drawing module may build on the task's own module.
+    figures: str | None = None
 
     def run(self, recipe, run_dir: Path, resume: bool = False, callbacks=()):
         from .runner import run_task

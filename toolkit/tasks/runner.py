@@ -168,6 +168,7 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
             counts = save_model(unwrapped, tokenizer, run_dir, recipe)
             if task.finish_folder:
                 task.finish_folder(Path(run_dir))
+        figures = draw_figures(task, unwrapped, tokenizer, recipe, Path(run_dir), accelerator)
         final = state.evals[-1]
         headline = {name: final[name] for name in task.headline(recipe)}
         metrics = {
@@ -187,6 +188,8 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
             "evals": state.evals,
             "log": state.log,
         }
+        if figures:
+            metrics["figures"] = figures
         if state.evals[0]["step"] == 0:  # fine-tuning: how the pretrained model did before
             metrics["before"] = state.evals[0]
         with disk_full_guard(Path(run_dir), lambda: len(json.dumps(metrics, default=str)) + 2**20):
@@ -194,6 +197,19 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes trackers and, under a launcher, the process group
     return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
+
+
+def draw_figures(task, model, tokenizer, recipe: Recipe, run_dir: Path, accelerator) -> list[dict]:
+    """The task's figures of the trained model (its ``figures`` hook); a figure that cannot be drawn
+    (an unwritable folder, a missing font package) is reported and skipped: it must not cost the
+    finished run its metrics and model card."""
+    if not task.figures:
+        return []
+    try:
+        return registry.import_target(task.figures)(model, tokenizer, recipe, run_dir)
+    except ToolkitError as error:
+        accelerator.print(f"note: no figures in the run folder: {error}")
+        return []
 
 
 def _weight_files(run_dir: Path) -> list[Path]:

@@ -121,13 +121,15 @@ def finish_model(model, tokenizer, recipe) -> None:
     model.generation_config = decoding_config(tokenizer, recipe, model)
 
 
-def translate(model, tokenizer, sources: list[str], recipe) -> list[str]:
-    """Decode each source text with the recipe's generation settings."""
+def translate(model, tokenizer, sources: list[str], recipe, num_return_sequences: int = 1) -> list[str]:
+    """Decode each source text with the recipe's generation settings: ``num_return_sequences``
+    outputs per source, one source's after the other (best first, as generate() returns them)."""
     device = next(model.parameters()).device
     encoded = encode_texts(tokenizer, sources, recipe.data.block_size)
+    config = decoding_config(tokenizer, recipe, model)
+    config.num_return_sequences = num_return_sequences
     generated = model.generate(input_ids=encoded["input_ids"].to(device),
-                               attention_mask=encoded["attention_mask"].to(device),
-                               generation_config=decoding_config(tokenizer, recipe, model))
+                               attention_mask=encoded["attention_mask"].to(device), generation_config=config)
     return tokenizer.batch_decode(generated, skip_special_tokens=True)
 
 
@@ -140,9 +142,10 @@ def encode_texts(tokenizer, sources: list[str], limit: int) -> dict[str, torch.T
     return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
 
 
-def cross_attention_maps(model, batch) -> list[torch.Tensor]:
-    """Teacher-forced cross-attention of every decoder layer, heads averaged: (batch, target, source)
-    each. Models whose fast attention kernel cannot return weights (SDPA) run eager attention for it."""
+def cross_attentions(model, batch) -> tuple[torch.Tensor, ...]:
+    """Teacher-forced cross-attention of every decoder layer as the model returns it: (batch, heads,
+    target, source) each (one head for the RNN and ConvS2S). Models whose fast attention kernel
+    cannot return weights (SDPA) run eager attention for it."""
     implementation = getattr(model.config, "_attn_implementation", None)
     if implementation == "sdpa":
         model.set_attn_implementation("eager")
@@ -152,7 +155,12 @@ def cross_attention_maps(model, batch) -> list[torch.Tensor]:
     finally:
         if implementation == "sdpa":
             model.set_attn_implementation("sdpa")
-    return [layer.mean(dim=1) if layer.dim() == 4 else layer for layer in out.cross_attentions]
+    return tuple(out.cross_attentions)
+
+
+def cross_attention_maps(model, batch) -> list[torch.Tensor]:
+    """Teacher-forced cross-attention of every decoder layer, heads averaged: (batch, target, source) each."""
+    return [layer.mean(dim=1) if layer.dim() == 4 else layer for layer in cross_attentions(model, batch)]
 
 
 def aligned_hits(maps: list[torch.Tensor], batch) -> tuple[list[int], int]:
@@ -270,4 +278,6 @@ TASK = TorchTask(
     finish_model=finish_model,
     finish_folder=lambda run_dir: text2text_pipeline.add_to_folder(run_dir),
     samples=sample_translations,
+    # The cross-attention heatmaps of the eval.samples (attention/sample_N.png), drawn by a module that builds on this one.
+    figures="toolkit.tasks.seq2seq_attention:write_sample_maps",
 )
