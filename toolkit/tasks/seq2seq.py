@@ -145,7 +145,8 @@ def encode_texts(tokenizer, sources: list[str], limit: int) -> dict[str, torch.T
 def cross_attentions(model, batch) -> tuple[torch.Tensor, ...]:
     """Teacher-forced cross-attention of every decoder layer as the model returns it: (batch, heads,
     target, source) each (one head for the RNN and ConvS2S). Models whose fast attention kernel
-    cannot return weights (SDPA) run eager attention for it."""
+    cannot return weights (SDPA) run eager attention for it. A model without attention (the plain
+    encoder-decoder) has none: an empty tuple."""
     implementation = getattr(model.config, "_attn_implementation", None)
     if implementation == "sdpa":
         model.set_attn_implementation("eager")
@@ -155,7 +156,7 @@ def cross_attentions(model, batch) -> tuple[torch.Tensor, ...]:
     finally:
         if implementation == "sdpa":
             model.set_attn_implementation("sdpa")
-    return tuple(out.cross_attentions)
+    return tuple(out.cross_attentions or ())
 
 
 def cross_attention_maps(model, batch) -> list[torch.Tensor]:
@@ -203,8 +204,10 @@ def score_pairs(accelerator, model, batches, recipe, labels, tokenizer) -> dict:
         predictions += tokenizer.batch_decode(generated, skip_special_tokens=True)
         references += refs
         source_lengths += (batch["attention_mask"].sum(dim=1) - 1).tolist()
+        maps = cross_attention_maps(unwrapped, batch) if aligned else []
+        aligned = bool(maps)  # a model without attention has no alignment to score
         if aligned:
-            layer_hits, total = aligned_hits(cross_attention_maps(unwrapped, batch), batch)
+            layer_hits, total = aligned_hits(maps, batch)
             hits = layer_hits if hits is None else [a + b for a, b in zip(hits, layer_hits)]
             checked += total
     gathered = accelerator.gather_for_metrics([(predictions, references, source_lengths, loss_sum, token_count,

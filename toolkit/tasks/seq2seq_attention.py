@@ -35,6 +35,10 @@ class AttentionMaps:
     aligned_tokens: int  # how many target tokens that share is over (end tokens excluded)
 
 
+class NoAttentionError(ToolkitError):
+    """The model has no cross-attention to show (an encoder-decoder without attention)."""
+
+
 def token_labels(tokenizer, ids: list[int]) -> list[str]:
     """Each token as text (without the word-start mark of a pinyin syllable); special tokens as their name."""
     tokens = tokenizer.convert_ids_to_tokens(ids)
@@ -66,6 +70,10 @@ def attention_maps(model, tokenizer, source: str, recipe, head: int | None = Non
         layers = cross_attentions(model, batch)
     finally:
         model.train(was_training)
+    if not layers:
+        raise NoAttentionError("This model has no attention (model.config.attention: none): its decoder sees the "
+                               "source only through the encoder's last state, so there is no map to draw. Use a run "
+                               "with attention (bahdanau, luong_*, ConvS2S or the Transformer).")
     heads = layers[0].shape[1]
     if head is not None and not 1 <= head <= heads:
         raise ToolkitError(f"--head {head} is not allowed: this model has {heads} attention "
@@ -116,7 +124,10 @@ def write_sample_maps(model, tokenizer, recipe, run_dir: Path) -> list[dict]:
     folder = Path(run_dir) / ATTENTION_FOLDER
     files = []
     for number, source in enumerate(recipe.eval.samples, start=1):
-        maps = attention_maps(model, tokenizer, source, recipe, aligned=aligned)
+        try:
+            maps = attention_maps(model, tokenizer, source, recipe, aligned=aligned)
+        except NoAttentionError:
+            return []
         path = folder / f"sample_{number}.png"
         plot_attention(layer_panels(maps), maps.source_tokens, maps.target_tokens, path, title=figure_title(maps),
                        hint=f"check that the run folder {run_dir} is writable")
