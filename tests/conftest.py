@@ -31,6 +31,15 @@ TINY_GPT2 = [
 ]
 
 
+# Seq2seq families shrunk to a few thousand parameters (overrides of recipes/<family>/tiny_pinyin.yaml).
+TINY_SEQ2SEQ = {
+    "transformer_seq2seq": ["model.config={d_model: 32, encoder_layers: 1, decoder_layers: 1, encoder_attention_heads: 2, "
+                            "decoder_attention_heads: 2, encoder_ffn_dim: 64, decoder_ffn_dim: 64}"],
+    "rnn_seq2seq": ["model.config={cell: gru, num_layers: 1, hidden_size: 16, embedding_size: 16, attention: luong_general}"],
+    "conv_seq2seq": ["model.config={embedding_size: 16, hidden_size: 16, encoder_layers: 1, decoder_layers: 1}"],
+}
+
+
 @pytest.fixture
 def tiny_gpt2(tmp_path):
     """Overrides that shrink recipes/gpt2/tiny_pretrain.yaml, writing into a fresh folder."""

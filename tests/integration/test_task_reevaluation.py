@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import toolkit
+from conftest import TINY_SEQ2SEQ
 from toolkit.cli import main
 
 # A few steps of tiny models on a few hundred rows: the figures need not be good, only reproducible.
@@ -26,15 +27,8 @@ RUNS = {
     "bert_pretrain": ("bert/tiny_pretrain_wwm", ["model.config={num_hidden_layers: 1, hidden_size: 32, num_attention_heads: 2, "
                                                  "intermediate_size: 64}"]),
     "bilm": ("elmo/tiny_bilm", ["model.config={num_layers: 1, embedding_size: 16, hidden_size: 16}"]),
-    "transformer_seq2seq": ("transformer_seq2seq/tiny_pinyin", [
-        "model.config={d_model: 32, encoder_layers: 1, decoder_layers: 1, encoder_attention_heads: 2, "
-        "decoder_attention_heads: 2, encoder_ffn_dim: 64, decoder_ffn_dim: 64}", "eval.generation.max_new_tokens=8"]),
-    "rnn_seq2seq": ("rnn_seq2seq/tiny_pinyin", [
-        "model.config={cell: gru, num_layers: 1, hidden_size: 16, embedding_size: 16, attention: luong_general}",
-        "eval.generation.max_new_tokens=8"]),
-    "conv_seq2seq": ("conv_seq2seq/tiny_pinyin", [
-        "model.config={embedding_size: 16, hidden_size: 16, encoder_layers: 1, decoder_layers: 1}",
-        "eval.generation.max_new_tokens=8"]),
+    **{family: (f"{family}/tiny_pinyin", [*TINY_SEQ2SEQ[family], "eval.generation.max_new_tokens=8"])
+       for family in TINY_SEQ2SEQ},
 }
 # Heads over a pretrained run (the key of RUNS it starts from).
 HEADS = {
