@@ -251,6 +251,15 @@ def bucket_scores(predictions, references, source_lengths, load_metric) -> dict[
     return result
 
 
+def add_pipeline(run_dir) -> None:
+    """Put the text2text-generation pipeline into each full model folder of the run: the run folder,
+    and with LoRA's peft.merge the merged model (an adapter folder has no config.json to declare it in;
+    load it with peft, or merge it)."""
+    for folder in (run_dir, run_dir / "merged"):
+        if (folder / "config.json").is_file():
+            text2text_pipeline.add_to_folder(folder)
+
+
 def sample_translations(accelerator, model, tokenizer, recipe) -> list[dict]:
     """The recipe's eval.samples (source texts) decoded, shown in metrics.json and the model card."""
     if not recipe.eval.samples:
@@ -279,7 +288,7 @@ TASK = TorchTask(
     make_loss=make_pair_loss,
     tokenizer_texts=both_sides,
     finish_model=finish_model,
-    finish_folder=lambda run_dir: text2text_pipeline.add_to_folder(run_dir),
+    finish_folder=add_pipeline,
     samples=sample_translations,
     # The cross-attention heatmaps of the eval.samples (attention/sample_N.png), drawn by a module that builds on this one.
     figures="toolkit.tasks.seq2seq_attention:write_sample_maps",
