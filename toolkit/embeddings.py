@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .errors import ToolkitError
 
 def embedding_matrix(vectors, vocab: dict[str, int], seed: int = 0) -> tuple[np.ndarray, list[str]]:
@@ -20,6 +18,8 @@ def embedding_matrix(vectors, vocab: dict[str, int], seed: int = 0) -> tuple[np.
     with the vectors' own mean and standard deviation, so they start at the same scale. Returns the
     matrix and the tokens that were found.
     """
+    import numpy as np  # here, not at the top: the word2vec family's declaration imports this module
+
     size = max(vocab.values()) + 1 if vocab else 0
     rng = np.random.default_rng(seed)
     known = vectors.vectors
