@@ -7,9 +7,12 @@ The word2vec family writes these files; any word2vec ``.bin`` / text file works 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ToolkitError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 def embedding_matrix(vectors, vocab: dict[str, int], seed: int = 0) -> tuple[np.ndarray, list[str]]:
     """A (vocabulary size x vector size) matrix for ``vocab`` (token -> id) from KeyedVectors.

@@ -64,6 +64,8 @@ def plot_curves(curves: list[tuple[str, list[dict]]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..reporting.figures import save_figure
+
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     for name, log in curves:
         if log:
@@ -74,16 +76,8 @@ def plot_curves(curves: list[tuple[str, list[dict]]], path: Path) -> None:
     ax.legend()
     fig.tight_layout()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
-    except (OSError, ValueError) as exc:  # unwritable folder, a file in the way, unknown image format
-        blocking = next((a for a in path.parents if a.exists()), None)
-        if blocking is not None and not blocking.is_dir():
-            reason = f"{blocking} is a file, not a folder"
-        else:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
-        raise ToolkitError(f"Cannot write the loss-curve plot to {path}: {reason}. Give --plot a writable "
-                           f"path (such as compare_loss.png) or --plot '' for none.") from None
+        save_figure(fig, path, "loss-curve plot", "give --plot a writable path (such as compare_loss.png) or --plot '' "
+                    "for none")
     finally:
         plt.close(fig)
 
@@ -95,7 +89,7 @@ def plot_buckets(buckets: list[tuple[str, dict]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..reporting.attention_plot import save_figure
+    from ..reporting.figures import save_figure
 
     # Buckets in order of their shortest source ("1-10", "11-15", ..., "21+"), whichever runs have them.
     names = sorted({name for _, scores in buckets for name in scores}, key=lambda name: int(name.split("-")[0].rstrip("+")))

@@ -11,7 +11,7 @@ loaded when attention weights are asked for (SDPA does not return them).
 
 from __future__ import annotations
 
-from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
+from ..base import DROPOUT, NON_NEGATIVE, SIZE, ModelFamily
 
 # Fields every size shares: Vaswani's sqrt(d_model) embedding scale, one embedding matrix for both
 # sides (one tokenizer), and no forced end token (MarianConfig's default forces id 0, its own eos).
