@@ -122,6 +122,20 @@ def _shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def register_model_type(config_class: type, models: dict[str, type]) -> None:
+    """Register a model type of the toolkit's own with transformers: ``AutoConfig`` and each Auto
+    model class named in ``models`` (e.g. {"AutoModelForSeq2SeqLM": the model class}) load its
+    folders, and ``save_pretrained`` writes ``auto_map`` plus the model code into each folder, so
+    plain transformers loads it with trust_remote_code. Imports transformers (and torch)."""
+    import transformers
+
+    transformers.AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+    config_class.register_for_auto_class("AutoConfig")
+    for auto_name, model_class in models.items():
+        getattr(transformers, auto_name).register(config_class, model_class, exist_ok=True)
+        model_class.register_for_auto_class(auto_name)
+
+
 @dataclass(frozen=True)
 class ModelFamily:
     """A model family: which tasks it serves, its config class, named sizes and special tokens.

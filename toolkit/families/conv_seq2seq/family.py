@@ -8,7 +8,7 @@ with transformers' Auto classes.
 
 from __future__ import annotations
 
-from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
+from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily, register_model_type
 
 # Named sizes. small is fairseq's fconv_iwslt_de_en (256-wide embeddings and convolutions, 4 encoder
 # and 3 decoder layers of width 3); tiny halves the widths so a few hundred steps fit in minutes on a laptop CPU.
@@ -29,16 +29,10 @@ SPECIAL_TOKENS = {
 
 
 def register_auto_classes() -> None:
-    """Let AutoConfig / AutoModelForSeq2SeqLM load folders of this model type, and make
-    ``save_pretrained`` write ``auto_map`` plus the model code into the folder."""
-    from transformers import AutoConfig, AutoModelForSeq2SeqLM
-
+    """Let AutoConfig / AutoModelForSeq2SeqLM load folders of this model type (see register_model_type)."""
     from .modeling_conv_seq2seq import ConvSeq2SeqConfig, ConvSeq2SeqForConditionalGeneration
 
-    AutoConfig.register(ConvSeq2SeqConfig.model_type, ConvSeq2SeqConfig, exist_ok=True)
-    AutoModelForSeq2SeqLM.register(ConvSeq2SeqConfig, ConvSeq2SeqForConditionalGeneration, exist_ok=True)
-    ConvSeq2SeqConfig.register_for_auto_class("AutoConfig")
-    ConvSeq2SeqForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
+    register_model_type(ConvSeq2SeqConfig, {"AutoModelForSeq2SeqLM": ConvSeq2SeqForConditionalGeneration})
 
 
 def build(config):

@@ -12,7 +12,7 @@ describe ELMo's heads.
 from __future__ import annotations
 
 from ...registry import TaskEntry
-from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, DeclaredConfig, ModelFamily
+from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, DeclaredConfig, ModelFamily, register_model_type
 from . import config_fields_elmo
 
 # tiny: 2 layers, 128-wide outputs per direction (LSTM cell 512 projected to 128, as ELMo does 4096 -> 512).
@@ -37,19 +37,12 @@ AUTO_CLASSES = {
 
 
 def register_auto_classes() -> None:
-    """Make the biLM and its downstream models loadable through transformers' Auto classes, and
-    make ``save_pretrained`` write ``auto_map`` plus the model code into each folder."""
-    import transformers
-
+    """Make the biLM and its downstream models loadable through transformers' Auto classes (see
+    register_model_type)."""
     from . import modeling_elmo
     from .configuration_elmo import ElmoConfig
 
-    transformers.AutoConfig.register(ElmoConfig.model_type, ElmoConfig, exist_ok=True)
-    ElmoConfig.register_for_auto_class("AutoConfig")
-    for auto_name, class_name in AUTO_CLASSES.items():
-        model_class = getattr(modeling_elmo, class_name)
-        getattr(transformers, auto_name).register(ElmoConfig, model_class, exist_ok=True)
-        model_class.register_for_auto_class(auto_name)
+    register_model_type(ElmoConfig, {auto: getattr(modeling_elmo, name) for auto, name in AUTO_CLASSES.items()})
 
 
 def build(config):

@@ -9,7 +9,7 @@ transformers' Auto classes.
 
 from __future__ import annotations
 
-from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, DeclaredConfig, ModelFamily
+from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, DeclaredConfig, ModelFamily, register_model_type
 from . import config_fields_rnn_lm
 
 # Named sizes. tiny matches the GPT-2 tiny recipe's training budget on a laptop CPU.
@@ -27,17 +27,12 @@ SPECIAL_TOKENS = {
 
 
 def register_auto_classes() -> None:
-    """Let AutoConfig / AutoModelForCausalLM (and pipelines) load folders of this model type, and
-    make ``save_pretrained`` write ``auto_map`` plus the model code into the folder."""
-    from transformers import AutoConfig, AutoModelForCausalLM
-
+    """Let AutoConfig / AutoModelForCausalLM (and pipelines) load folders of this model type (see
+    register_model_type)."""
     from .configuration_rnn_lm import RnnLMConfig
     from .modeling_rnn_lm import RnnLMForCausalLM
 
-    AutoConfig.register(RnnLMConfig.model_type, RnnLMConfig, exist_ok=True)
-    AutoModelForCausalLM.register(RnnLMConfig, RnnLMForCausalLM, exist_ok=True)
-    RnnLMConfig.register_for_auto_class("AutoConfig")
-    RnnLMForCausalLM.register_for_auto_class("AutoModelForCausalLM")
+    register_model_type(RnnLMConfig, {"AutoModelForCausalLM": RnnLMForCausalLM})
 
 
 def build(config):

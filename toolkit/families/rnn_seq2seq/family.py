@@ -9,7 +9,7 @@ with transformers' Auto classes.
 
 from __future__ import annotations
 
-from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily
+from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily, register_model_type
 
 # tiny trains in minutes on 2 CPU cores (1.4M parameters with a 2,000-token vocabulary per
 # side); small is the GRU/LSTM size of Luong et al.'s smaller runs, for a GPU or a long CPU budget.
@@ -34,17 +34,11 @@ SPECIAL_TOKENS = {
 
 
 def register_auto_classes() -> None:
-    """Let AutoConfig / AutoModelForSeq2SeqLM load folders of this model type, and make
-    ``save_pretrained`` write ``auto_map`` plus the model and configuration code into the folder."""
-    from transformers import AutoConfig, AutoModelForSeq2SeqLM
-
+    """Let AutoConfig / AutoModelForSeq2SeqLM load folders of this model type (see register_model_type)."""
     from .configuration_rnn_seq2seq import RnnSeq2SeqConfig
     from .modeling_rnn_seq2seq import RnnSeq2SeqForConditionalGeneration
 
-    AutoConfig.register(RnnSeq2SeqConfig.model_type, RnnSeq2SeqConfig, exist_ok=True)
-    AutoModelForSeq2SeqLM.register(RnnSeq2SeqConfig, RnnSeq2SeqForConditionalGeneration, exist_ok=True)
-    RnnSeq2SeqConfig.register_for_auto_class("AutoConfig")
-    RnnSeq2SeqForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
+    register_model_type(RnnSeq2SeqConfig, {"AutoModelForSeq2SeqLM": RnnSeq2SeqForConditionalGeneration})
 
 
 def build(config):
