@@ -110,8 +110,12 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, straight_run):
 def test_signal_stops_at_a_step_boundary_and_resume_is_exact(tmp_path, straight_run, signame):
     overrides, straight = straight_run
     stopped_dir = tmp_path / "b"
+    # SIGINT at its default in the child, whatever this test process inherited: a run started in
+    # the background by a script (as CI may be) starts with SIGINT ignored, and the toolkit keeps an
+    # ignored SIGINT ignored, as Python does.
     child = subprocess.run([sys.executable, "-c", STOPPER, signame, *overrides, f"output.dir={stopped_dir}"],
-                           capture_output=True, text=True, timeout=300, env={**os.environ})
+                           capture_output=True, text=True, timeout=300, env={**os.environ},
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert child.returncode == 130, child.stderr[-2000:]
     assert child.stdout.splitlines()[-1].split()[0] == "7", child.stdout
     assert (stopped_dir / "checkpoints" / "step-7").is_dir()
