@@ -1,11 +1,24 @@
-"""The ``seq2seq:`` recipe section of the seq2seq task: how the decoder is trained. Light (pydantic
-only), as the recipe checker imports it."""
+"""The seq2seq task's light declarations (pydantic only, as the recipe checker and the families'
+``family.py`` import them): its ``seq2seq:`` recipe section, the check of it against a family, and
+the special tokens every seq2seq family's tokenizer holds."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from ..recipe import Section
+
+
+# The seq2seq convention (fairseq, Marian, BART): the decoder starts from <s> and stops at </s>, two
+# different tokens, and [PAD] differs from </s> so that padding the labels never hides the real end.
+# One set for every seq2seq family, so one trained tokenizer serves them all; [UNK] is the unknown
+# token the toolkit's tokenizers are built with.
+SPECIAL_TOKENS = {
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "pad_token": "[PAD]",
+    "unk_token": "[UNK]",
+}
 
 
 class Seq2SeqSection(Section):

@@ -8,6 +8,7 @@ with transformers' Auto classes.
 
 from __future__ import annotations
 
+from ...tasks.seq2seq_section import SPECIAL_TOKENS
 from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily, register_model_type
 
 # Named sizes. small is fairseq's fconv_iwslt_de_en (256-wide embeddings and convolutions, 4 encoder
@@ -17,14 +18,6 @@ SIZES = {
                  encoder_kernel_size=3, decoder_kernel_size=3, max_position_embeddings=128),
     "small": dict(embedding_size=256, hidden_size=256, encoder_layers=4, decoder_layers=3,
                   encoder_kernel_size=3, decoder_kernel_size=3, max_position_embeddings=256),
-}
-
-# Shared with rnn_seq2seq, so one tokenizer recipe serves both.
-SPECIAL_TOKENS = {
-    "bos_token": "<s>",
-    "eos_token": "</s>",
-    "pad_token": "[PAD]",
-    "unk_token": "[UNK]",
 }
 
 

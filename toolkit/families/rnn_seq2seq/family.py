@@ -9,6 +9,7 @@ with transformers' Auto classes.
 
 from __future__ import annotations
 
+from ...tasks.seq2seq_section import SPECIAL_TOKENS
 from ..base import DROPOUT, NON_NEGATIVE, SIZE, Allowed, ModelFamily, register_model_type
 
 # tiny trains in minutes on 2 CPU cores (1.4M parameters with a 2,000-token vocabulary per
@@ -18,18 +19,6 @@ SIZES = {
                  attention="luong_general"),
     "small": dict(cell="lstm", num_layers=2, hidden_size=512, embedding_size=256, bidirectional=True,
                   attention="luong_general"),
-}
-
-# The seq2seq convention (fairseq, Marian, BART): the decoder starts from <s> and stops at </s>,
-# which must be different tokens (an LM family's single <|endoftext|> would end a target before it
-# starts), and [PAD] differs from </s> so that padding the labels never hides the real end. The
-# same strings as conv_seq2seq and transformer_seq2seq (and the [UNK] that the toolkit's tokenizers
-# use as their unknown token), so one trained tokenizer serves the three families.
-SPECIAL_TOKENS = {
-    "bos_token": "<s>",
-    "eos_token": "</s>",
-    "pad_token": "[PAD]",
-    "unk_token": "[UNK]",
 }
 
 

@@ -11,6 +11,7 @@ loaded when attention weights are asked for (SDPA does not return them).
 
 from __future__ import annotations
 
+from ...tasks.seq2seq_section import SPECIAL_TOKENS
 from ..base import DROPOUT, NON_NEGATIVE, SIZE, ModelFamily
 
 # Fields every size shares: Vaswani's sqrt(d_model) embedding scale, one embedding matrix for both
@@ -26,14 +27,6 @@ SIZES = {
     "base": dict(d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
                  decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048,
                  max_position_embeddings=512, **_TRANSFORMER),
-}
-
-# The same strings as the other seq2seq families, so one trained tokenizer serves all three.
-SPECIAL_TOKENS = {
-    "bos_token": "<s>",
-    "eos_token": "</s>",
-    "pad_token": "[PAD]",
-    "unk_token": "[UNK]",
 }
 
 
