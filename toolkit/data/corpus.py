@@ -17,14 +17,15 @@ from typing import Any
 import datasets
 
 from ..errors import DataError
-from .card import DATASETS_FORMATS, DataCard, load_card, parent_card
+from .card import DATASETS_FORMATS, DataCard, load_card, mix_parts, parent_card
+from .mix import load_mix_corpus
 from .sources import iter_source_rows, load_with_datasets, local_files, nested_field
 from .text import apply_steps, build_pipeline
 from .transforms import TRANSFORMS
 from .views import HOW_TO_GET, VIEWS
 
 # Rows depend on the code that reads, preprocesses and transforms them: any change there re-keys the cache.
-_CODE_FILES = ("card.py", "corpus.py", "sources.py", "text.py", "transforms.py", "pinyin.py")
+_CODE_FILES = ("card.py", "corpus.py", "sources.py", "text.py", "transforms.py", "pinyin.py", "mix.py")
 _CODE_VERSION = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes() for name in _CODE_FILES)).hexdigest()[:12]
 
 
@@ -38,6 +39,8 @@ def source_signature(card: DataCard, files: dict[str, list[Path]] | None) -> str
     if card.source.derived_from:  # the parent card and its files, down the chain
         parent = parent_card(card)
         parts.append(source_signature(parent, local_files(parent)))
+    for part in mix_parts(card) if card.source.mix else ():  # each part, its files and its chain
+        parts.append(source_signature(part, local_files(part)))
     for group, paths in sorted((files or {}).items()):
         for path in paths:
             stat = path.stat()
@@ -249,6 +252,11 @@ def load_corpus(
         if view:
             check_view(card, view)  # before the parent corpus is read
         corpus = load_derived_corpus(card, max_rows, source_signature(card, None))
+        return select_view(corpus, card, view) if view else corpus
+    if card.source.mix:
+        if view:
+            check_view(card, view)  # before the parts are read
+        corpus = load_mix_corpus(card, max_rows)
         return select_view(corpus, card, view) if view else corpus
     files = local_files(card)
     signature = source_signature(card, files)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .card import DATASETS_FORMATS, DataCard, Source, load_card, parent_card
+from .card import DATASETS_FORMATS, DataCard, Source, load_card, mix_parts, parent_card
 
 Row = dict[str, Any]
 
@@ -346,9 +346,9 @@ def iter_source_rows(card: DataCard, split_data, split: str, split_files) -> Ite
 
 
 def local_files(card: DataCard) -> dict[str, list[Path]] | None:
-    """The card's source files by split or label (None for a Hub source or a derived card, whose
-    files are its parent's)."""
-    return None if card.source.hub or card.source.derived_from else source_files(card.source, card=card.label)
+    """The card's source files by split or label (None for a Hub source, a derived card, whose
+    files are its parent's, or a mixed card, whose files are its parts')."""
+    return None if card.source.hub or card.source.derived_from or card.source.mix else source_files(card.source, card=card.label)
 
 
 def check_card_files(name_or_path: str | Path | DataCard) -> DataCard:
@@ -358,6 +358,9 @@ def check_card_files(name_or_path: str | Path | DataCard) -> DataCard:
     card = name_or_path if isinstance(name_or_path, DataCard) else load_card(name_or_path)
     if card.source.derived_from:
         check_card_files(parent_card(card))
+    elif card.source.mix:
+        for part in mix_parts(card):
+            check_card_files(part)
     else:
         local_files(card)
     return card
