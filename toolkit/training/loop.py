@@ -122,7 +122,7 @@ def fit(
     batch_at_step = state.batch_in_epoch
     bad_loss: float | None = None  # the first non-finite micro-batch loss of the current step
     if evaluate_first and state.step == 0:
-        state.evals.append({"step": 0, **evaluate(model)})
+        state.evals.append({"step": 0, "train_seconds": 0.0, **evaluate(model)})
     model.train()
     stops = _StopRequests()
     try:
@@ -181,7 +181,10 @@ def fit(
                     progress.update(1)
                     if state.step % train.eval_every == 0 or state.step == train.max_steps:
                         paused = time.perf_counter()
-                        state.evals.append({"step": state.step, **evaluate(model)})
+                        # Training seconds so far (evaluation and saving left out): the x axis of a
+                        # "validation loss against training minutes" curve.
+                        trained = round(state.train_seconds + paused - window_start, 2)
+                        state.evals.append({"step": state.step, "train_seconds": trained, **evaluate(model)})
                         accelerator.log(
                             {f"eval/{k}": v for k, v in state.evals[-1].items() if isinstance(v, (int, float))},
                             step=state.step,
@@ -213,7 +216,7 @@ def fit(
     if not state.evals or state.evals[-1]["step"] != state.step:
         # Resumed at max_steps, or the last evaluation is older than the checkpoint: the run's
         # result must describe the model it saves.
-        state.evals.append({"step": state.step, **evaluate(model)})
+        state.evals.append({"step": state.step, "train_seconds": round(state.train_seconds, 2), **evaluate(model)})
     return state
 
 
