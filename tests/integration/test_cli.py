@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -29,7 +31,13 @@ def test_recipes_and_data_listings(capsys):
     assert "peoples_daily_1998" in capsys.readouterr().out
     assert main(["data", "show", "sanguo_yanyi", "--samples", "2"]) == 0
     shown = capsys.readouterr().out
-    assert "splits: train" in shown and "document" in shown
+    # a table of the card's facts and numbered sample rows, no JSON
+    assert re.search(r"^license +public domain", shown, re.M) and re.search(r"^splits +train [\d,]+, validation", shown, re.M)
+    assert re.search(r"^ +1  text +第一回", shown, re.M) and "{" not in shown and '"name"' not in shown
+    assert main(["data", "show", "sanguo_yanyi", "--samples", "1", "--json"]) == 0
+    shown = capsys.readouterr().out
+    assert json.loads(shown[: shown.index("\nsplits: ")])["name"] == "sanguo_yanyi"
+    assert "splits: train" in shown and '"document": 0' in shown
 
 
 def test_validate_prints_summary(capsys):
