@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -66,3 +67,19 @@ def test_non_utf8_corpus_through_run(tmp_path):
     done = run_cli("run", "gpt2/tiny_pretrain", f"data.card={card}", f"output.dir={tmp_path / 'run'}")
     assert done.returncode == 2 and "bad.txt, line 6: not UTF-8" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_generate_prints_text_without_loading_bar(tiny_gpt2):
+    """`toolkit generate` prints the continuation alone: no "Loading weights" bar from from_pretrained;
+    and the char vocabulary holds the Chinese comma the card keeps, not an ASCII one, so generated
+    text cannot show ASCII commas."""
+    import toolkit
+
+    run_dir = toolkit.run("gpt2/tiny_pretrain", overrides=tiny_gpt2).run_dir
+    vocab = json.loads((run_dir / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    assert "，" in vocab and "。" in vocab and "," not in vocab
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}  # the suite silences tqdm; a user's shell does not
+    done = subprocess.run([sys.executable, "-m", "toolkit", "generate", str(run_dir), "--prompt", "中国", "--max-new-tokens", "4",
+                           "--seed", "0"], capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("中国") and "Loading weights" not in done.stderr + done.stdout, done.stderr
