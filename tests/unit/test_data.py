@@ -57,7 +57,7 @@ def test_local_text_files_with_preprocessing(tmp_path):
                       preprocess=["nfkc", "sentence_split", "dedupe", "t2s"],
                       splits={"validation": 0, "test": 0})
     texts = load_corpus(card, view="text")["train"]["text"]
-    assert texts == ["ABC123。", "第二句!", "重复的句子。"]
+    assert texts == ["ABC123。", "第二句！", "重复的句子。"]  # Chinese punctuation stays full-width
 
 
 def test_local_jsonl_with_column_mapping(tmp_path):
