@@ -255,7 +255,7 @@ def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, t
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .generation import checked_settings, generate_text
-    from .pretrained import check_tokenizer_files, loading_error, model_folder, remote_code_trust
+    from .pretrained import check_tokenizer_files, loading_error, model_folder, no_loading_bar, remote_code_trust
 
     section = checked_settings(settings)
     if seed is not None and not (isinstance(seed, int) and 0 <= seed < SEED_LIMIT):
@@ -264,8 +264,9 @@ def generate(run_dir: str | Path, prompts: list[str], seed: int | None = None, t
     check_tokenizer_files(source)
     try:
         trust = remote_code_trust(source, trust_remote_code)
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
-        model = AutoModelForCausalLM.from_pretrained(source, trust_remote_code=trust)
+        with no_loading_bar():  # the generated text is the output
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
+            model = AutoModelForCausalLM.from_pretrained(source, trust_remote_code=trust)
     except (OSError, ValueError) as exc:
         raise loading_error(source, "a text-generation model from", exc, command="generate") from None
     return generate_text(model, tokenizer, prompts, section, seed=seed)

@@ -8,6 +8,8 @@ transformers' Auto classes first: without that, an rnn_lm or elmo folder would n
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -17,6 +19,26 @@ from .families import ensure_registered
 from .families.base import ModelFamily
 
 ensure_registered()
+
+
+@contextmanager
+def no_loading_bar() -> Iterator[None]:
+    """Without transformers' progress bars while a model loads: from_pretrained (transformers 5)
+    draws a "Loading weights" bar on stderr, noise around a command's one line of output. The
+    switch is transformers' own (utils.logging.disable_progress_bar, which also quiets
+    huggingface_hub's bars); both are put back as they were, so training keeps its bars."""
+    import huggingface_hub.utils as hub_utils
+    from transformers.utils import logging
+
+    was_on, hub_was_off = logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            logging.enable_progress_bar()
+            if hub_was_off:
+                hub_utils.disable_progress_bars()
 
 
 def resolve_source(init_from: str) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import subprocess
 import sys
 
@@ -29,7 +32,13 @@ def test_recipes_and_data_listings(capsys):
     assert "peoples_daily_1998" in capsys.readouterr().out
     assert main(["data", "show", "sanguo_yanyi", "--samples", "2"]) == 0
     shown = capsys.readouterr().out
-    assert "splits: train" in shown and "document" in shown
+    # a table of the card's facts and numbered sample rows, no JSON
+    assert re.search(r"^license +public domain", shown, re.M) and re.search(r"^splits +train [\d,]+, validation", shown, re.M)
+    assert re.search(r"^ +1  text +第一回", shown, re.M) and "{" not in shown and '"name"' not in shown
+    assert main(["data", "show", "sanguo_yanyi", "--samples", "1", "--json"]) == 0
+    shown = capsys.readouterr().out
+    assert json.loads(shown[: shown.index("\nsplits: ")])["name"] == "sanguo_yanyi"
+    assert "splits: train" in shown and '"document": 0' in shown
 
 
 def test_validate_prints_summary(capsys):
@@ -58,3 +67,19 @@ def test_non_utf8_corpus_through_run(tmp_path):
     done = run_cli("run", "gpt2/tiny_pretrain", f"data.card={card}", f"output.dir={tmp_path / 'run'}")
     assert done.returncode == 2 and "bad.txt, line 6: not UTF-8" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_generate_prints_text_without_loading_bar(tiny_gpt2):
+    """`toolkit generate` prints the continuation alone: no "Loading weights" bar from from_pretrained;
+    and the char vocabulary holds the Chinese comma the card keeps, not an ASCII one, so generated
+    text cannot show ASCII commas."""
+    import toolkit
+
+    run_dir = toolkit.run("gpt2/tiny_pretrain", overrides=tiny_gpt2).run_dir
+    vocab = json.loads((run_dir / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    assert "，" in vocab and "。" in vocab and "," not in vocab
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}  # the suite silences tqdm; a user's shell does not
+    done = subprocess.run([sys.executable, "-m", "toolkit", "generate", str(run_dir), "--prompt", "中国", "--max-new-tokens", "4",
+                           "--seed", "0"], capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("中国") and "Loading weights" not in done.stderr + done.stdout, done.stderr

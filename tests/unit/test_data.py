@@ -7,7 +7,7 @@ import json
 import pytest
 
 from toolkit.data import list_cards, load_card, load_corpus
-from toolkit.data.text import nfkc, sentence_split, split_sentences_text, t2s
+from toolkit.data.text import nfkc, nfkc_text, sentence_split, split_sentences_text, t2s
 from toolkit.errors import DataError
 
 
@@ -57,7 +57,7 @@ def test_local_text_files_with_preprocessing(tmp_path):
                       preprocess=["nfkc", "sentence_split", "dedupe", "t2s"],
                       splits={"validation": 0, "test": 0})
     texts = load_corpus(card, view="text")["train"]["text"]
-    assert texts == ["ABC123。", "第二句!", "重复的句子。"]
+    assert texts == ["ABC123。", "第二句！", "重复的句子。"]  # Chinese punctuation stays full-width
 
 
 def test_local_jsonl_with_column_mapping(tmp_path):
@@ -135,6 +135,28 @@ def test_text_helpers():
     assert t2s({"text": "漢語"})[0]["text"] == "汉语"
     rows = sentence_split({"text": "甲。乙", "words": ["甲", "。", "乙"], "pos": ["n", "w", "n"]})
     assert [r["words"] for r in rows] == [["甲", "。"], ["乙"]] and rows[0]["pos"] == ["n", "w"]
+
+
+@pytest.mark.parametrize("before, after", [
+    # digits, Latin letters and ％ fold to ASCII; the Chinese comma, colon, brackets and stop stay
+    ("１２月３１日，新华社（北京）电：ＧＤＰ增长８．５％。", "12月31日，新华社（北京）电：GDP增长8.5%。"),
+    ("12月31日，新华社（北京）电：GDP增长8.5%。", "12月31日，新华社（北京）电：GDP增长8.5%。"),
+    ("真的吗？好！是；否……", "真的吗？好！是；否……"),  # NFKC would make these ?!; and ......
+    ("好吧﹐走﹗（︵）‼", "好吧，走！（（）！！"),  # small and vertical forms become the full-width mark
+    ("他用了Ｅｘｃｅｌ, 很好", "他用了Excel, 很好"),  # ASCII punctuation is never changed
+    ("ｉＰｈｏｎｅ　１５", "iPhone 15"),  # no Han character: plain NFKC (ideographic space too)
+    ("Ｈｅｌｌｏ，ｗｏｒｌｄ！ Wait… (yes)", "Hello,world! Wait... (yes)"),
+    ("He said: \"fine, thanks!\" (really?)", "He said: \"fine, thanks!\" (really?)"),
+])
+def test_nfkc_keeps_chinese_punctuation(before, after):
+    assert nfkc_text(before) == after
+
+
+def test_nfkc_treats_a_segmented_row_as_its_text():
+    """Words get the row's decision, so a lone '，' word stays full-width and the words still join to the text."""
+    row = {"text": "价格：１０，２０元", "words": ["价格", "：", "１０", "，", "２０", "元"], "pos": ["n", "w", "m", "w", "m", "q"]}
+    out, = nfkc(row)
+    assert out["text"] == "价格：10，20元" and "".join(out["words"]) == out["text"] and out["words"][3] == "，"
 
 
 def test_streaming_source_carves_validation_by_count(tmp_path):

@@ -23,11 +23,21 @@ def cmd_data_show(args) -> int:
     from ..data import load_card, load_corpus
 
     card = load_card(args.name)
-    print(card.model_dump_json(indent=2, exclude_none=True))
+    if args.json:
+        print(card.model_dump_json(indent=2, exclude_none=True))
     corpus = load_corpus(card, max_rows=args.max_rows)
+    samples = [dict(row) for row in corpus["train"].select(range(min(args.samples, len(corpus["train"]))))]
+    if not args.json:
+        from .card_view import card_facts, format_rows, format_table
+
+        print(format_table(card_facts(card, {split: len(ds) for split, ds in corpus.items()}, corpus["train"].column_names)))
+        if samples:
+            print(f"\n{len(samples)} sample row{'s' if len(samples) > 1 else ''} of train:")
+            print(format_rows(samples))
+        return 0
     print("\nsplits: " + ", ".join(f"{split} {len(ds):,} rows" for split, ds in corpus.items()))
     print(f"columns: {', '.join(corpus['train'].column_names)}")
-    for row in corpus["train"].select(range(min(args.samples, len(corpus["train"])))):
+    for row in samples:
         shown = {k: (v[:80] + "…" if isinstance(v, str) and len(v) > 80 else v) for k, v in row.items()}
         if "words" in shown:
             shown["words"] = " ".join(shown["words"][:20])
@@ -45,4 +55,5 @@ def register(subparsers) -> None:
     p.add_argument("name", help="card name or path to a card YAML")
     p.add_argument("--samples", type=int, default=3, help="sample rows to print (default 3)")
     p.add_argument("--max-rows", type=whole_number(1), default=None, help="read only the first rows of the source (at least 1)")
+    p.add_argument("--json", action="store_true", help="print the card as JSON (then its splits and sample rows) instead of a table")
     p.set_defaults(func=cmd_data_show)

@@ -31,9 +31,47 @@ def _map_text(row: Row, fn: Callable[[str], str]) -> list[Row]:
     return [row]
 
 
+# Chinese punctuation (GB/T 15834) that NFKC would fold into ASCII, and the form it keeps in Chinese
+# text: the full-width marks themselves, and their small and vertical compatibility forms, which NFKC
+# sends to ASCII too. Full-width ． is left to NFKC: in Chinese text it is the decimal point of
+# full-width numbers (PKU writes ８．５％), not a sentence end (that is 。, which NFKC keeps, as it
+# keeps 、“”《》【】〔〕). NFKC's other folding still applies: full-width letters and digits, ％＋－／
+# and the ideographic space become ASCII.
+CHINESE_PUNCTUATION = {
+    **{mark: mark for mark in "，！？：；（）［］～…"},
+    "﹐": "，", "﹔": "；", "﹕": "：", "﹖": "？", "﹗": "！", "﹙": "（", "﹚": "）",  # small forms
+    "︐": "，", "︓": "：", "︔": "；", "︕": "！", "︖": "？", "︵": "（", "︶": "）", "︙": "…",  # vertical forms
+    "‼": "！！", "⁇": "？？", "⁈": "？！", "⁉": "！？",
+}
+_KEPT = re.compile(f"[{''.join(CHINESE_PUNCTUATION)}]")
+# Chinese text: a row that holds a Han character. The decision is made once per row (on its text), so
+# a segmented row's words get the same treatment as its text and still join up to it.
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+
+
+def nfkc_text(text: str, chinese: bool | None = None) -> str:
+    """Unicode NFKC, except that in Chinese text (``chinese``; by default: ``text`` holds a Han
+    character) Chinese punctuation stays full-width: "１２月３１日，新华社（北京）电：ＧＤＰ增长８．５％。"
+    becomes "12月31日，新华社（北京）电：GDP增长8.5%。". Text without Han characters (English) gets plain
+    NFKC, and ASCII is never changed, so an English side keeps its ASCII punctuation."""
+    if chinese is None:
+        chinese = _HAN.search(text) is not None
+    if not chinese:
+        return unicodedata.normalize("NFKC", text)
+    # NFKC between the marks: a mark never combines with its neighbours, so cutting there is safe.
+    pieces, start = [], 0
+    for match in _KEPT.finditer(text):
+        pieces += [unicodedata.normalize("NFKC", text[start : match.start()]), CHINESE_PUNCTUATION[match.group()]]
+        start = match.end()
+    pieces.append(unicodedata.normalize("NFKC", text[start:]))
+    return "".join(pieces)
+
+
 def nfkc(row: Row) -> list[Row]:
-    """Unicode NFKC: full-width Latin letters, digits and spaces become half-width."""
-    return _map_text(row, lambda s: unicodedata.normalize("NFKC", s))
+    """Unicode NFKC (full-width Latin letters, digits and spaces become half-width), keeping Chinese
+    punctuation full-width in Chinese text (see nfkc_text)."""
+    chinese = _HAN.search(row["text"]) is not None
+    return _map_text(row, lambda s: nfkc_text(s, chinese))
 
 
 @lru_cache(maxsize=2)
