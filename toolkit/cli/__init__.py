@@ -25,6 +25,9 @@ EPILOG = """examples:
   toolkit data show peoples_daily_1998
 """
 
+# Commands that train keep transformers' loading bars (minutes of work, where progress is news).
+TRAINING_COMMANDS = ("run", "sweep")
+
 # The command groups, in the order `toolkit --help` lists their commands.
 COMMAND_GROUPS = (recipes, data, inspect, seq2seq, compare, hub)
 
@@ -47,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:  # Ctrl-C while parsing or importing (a command's first import takes seconds) is an interruption, not a crash
         args = build_parser().parse_args(argv)
+        if args.command not in TRAINING_COMMANDS:
+            # A command's output is its lines, not transformers' "Loading weights" bar: transformers
+            # and huggingface_hub read this switch when they are imported, which is after this line.
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         return args.func(args)
     except ToolkitError as error:
         print(f"error: {error}", file=sys.stderr)
