@@ -169,3 +169,25 @@ def test_streaming_source_carves_validation_by_count(tmp_path):
     splits = load_streaming_corpus(card, view="text")
     assert [row["text"] for row in splits["validation"]] == ["第0句。", "第0句的后半。"]
     assert len(list(splits["train"])) == 17
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("很好,推荐!!!", "很好，推荐！！！"),
+    ("缺点:1、服务很差,服务员特少", "缺点：1、服务很差，服务员特少"),
+    ("(送货快)还不错", "（送货快）还不错"),
+    ("价格1,000元,http://a.b/c?x=1 好", "价格1,000元，http://a.b/c?x=1 好"),  # numbers and URLs keep ASCII
+    ("英文 a,b 中文", "英文 a,b 中文"),
+    ("祝大家旅程愉快..", "祝大家旅程愉快.."),  # the period is left alone: ellipsis, decimal point
+    ("It is good, really!", "It is good, really!"),
+])
+def test_cjk_punct_restores_chinese_punctuation_typed_in_ascii(text, expected):
+    from toolkit.data.text import cjk_punct_text
+
+    assert cjk_punct_text(text) == expected
+
+
+def test_cjk_punct_keeps_a_segmented_rows_words_joining_to_its_text():
+    from toolkit.data.text import cjk_punct
+
+    [row] = cjk_punct({"text": "好,不错", "words": ["好", ",", "不错"]})
+    assert row == {"text": "好，不错", "words": ["好", "，", "不错"]}

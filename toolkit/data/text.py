@@ -74,6 +74,43 @@ def nfkc(row: Row) -> list[Row]:
     return _map_text(row, lambda s: nfkc_text(s, chinese))
 
 
+# ASCII punctuation a writer typed in Chinese text (reviews, forum posts) and its Chinese form. The
+# period is left alone: after a Han character "." is as often an ellipsis ("..") or a decimal point
+# in "3.5元" as the end of a sentence.
+_ASCII_TO_CHINESE = {",": "，", "!": "！", "?": "？", ":": "：", ";": "；", "(": "（", ")": "）"}
+# An ASCII mark is Chinese punctuation when a Han character (or a Chinese mark) stands right before
+# or right after it: "很好,推荐" and "(送货快)" change, "1,000", "a,b" and "http://" do not.
+_CHINESE_SIDE = _HAN.pattern[:-1] + "，。！？：；（）、“”《》…" + "]"
+_ASCII_MARK = re.compile(rf"(?<={_CHINESE_SIDE})[,!?:;()]|[,!?:;()](?={_CHINESE_SIDE})")
+
+
+def cjk_punct_text(text: str) -> str:
+    """ASCII , ! ? : ; ( ) next to Han characters become their Chinese full-width forms."""
+    previous = None
+    while previous != text:  # "好!!!" needs passes: each changed mark makes its neighbour Chinese-adjacent
+        previous, text = text, _ASCII_MARK.sub(lambda m: _ASCII_TO_CHINESE[m.group()], text)
+    return text
+
+
+def cjk_punct(row: Row) -> list[Row]:
+    """Restore Chinese punctuation that a source wrote in ASCII (see cjk_punct_text)."""
+    row = dict(row)
+    text = cjk_punct_text(row["text"])
+    words = row.get("words")
+    if words is not None and "".join(words) == row["text"]:
+        # A lone "," word has no neighbours of its own: decide on the text and cut it back into the
+        # words (each mark is replaced by one character, so the word lengths stay).
+        cut, start = [], 0
+        for word in words:
+            cut.append(text[start : start + len(word)])
+            start += len(word)
+        row["words"] = cut
+    elif words is not None:
+        row["words"] = [cjk_punct_text(w) for w in words]
+    row["text"] = text
+    return [row]
+
+
 @lru_cache(maxsize=2)
 def _opencc(config: str):
     from opencc import OpenCC
@@ -136,6 +173,7 @@ def max_chars(limit: int) -> Callable[[Row], list[Row]]:
 
 SIMPLE_STEPS: dict[str, Callable[[Row], list[Row]]] = {
     "nfkc": nfkc,
+    "cjk_punct": cjk_punct,
     "t2s": t2s,
     "s2t": s2t,
     "sentence_split": sentence_split,
