@@ -106,3 +106,27 @@ def test_a_callback_returning_true_ends_a_torch_run_there_with_its_metrics(tiny_
     assert result.metrics["train"]["steps"] == 3
     assert [e["step"] for e in result.metrics["evals"]] == [3]
     assert (result.run_dir / "model.safetensors").is_file()
+
+
+def test_a_trial_stopped_by_ctrl_c_runs_again_first_on_resume(tmp_path, space, monkeypatch):
+    out = tmp_path / "sweep"
+    from toolkit import api
+
+    real_run, calls = api.run, []
+
+    def run_then_ctrl_c(recipe, **kwargs):
+        calls.append(recipe.output.dir)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_run(recipe, **kwargs)
+
+    monkeypatch.setattr(api, "run", run_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(RECIPE, TINY, space, trials=3, out=out, echo=lambda line: None)
+    assert [(r["trial"], r["state"]) for r in _rows(out)] == [("0", "COMPLETE"), ("1", "FAIL")]
+
+    run_sweep(RECIPE, TINY, space, trials=3, out=out, echo=lambda line: None)
+    rows = _rows(out)
+    assert [(r["trial"], r["state"]) for r in rows] == [("0", "COMPLETE"), ("1", "FAIL"), ("2", "COMPLETE"), ("3", "COMPLETE")]
+    keys = ("model.config.window", "model.config.min_count", "model.config.sample")
+    assert rows[2]["note"] == "rerun of trial 1" and [rows[2][k] for k in keys] == [rows[1][k] for k in keys]

@@ -10,14 +10,13 @@ from .flags import whole_number
 def cmd_sweep(args) -> int:
     from ..recipe import SWEEP_SPACE_SUFFIX, find_recipe
     from ..sweep.study import run_sweep
-    from ..training import TrainingInterrupted
 
     space = args.space
     if space is None:  # the space kept next to the recipe: recipes/word2vec/x.yaml -> x.sweep.yaml
         space = find_recipe(args.recipe).with_name(find_recipe(args.recipe).name.removesuffix(".yaml") + SWEEP_SPACE_SUFFIX)
     try:
         result = run_sweep(args.recipe, args.overrides, space, args.trials, out=args.out, resume=args.resume)
-    except (KeyboardInterrupt, TrainingInterrupted):
+    except KeyboardInterrupt:  # a trial's training loop saved its checkpoint first
         print("\nSweep interrupted; the trial that was running will run again when you repeat the command "
               "(with --resume).", file=sys.stderr)
         return 130

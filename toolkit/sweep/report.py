@@ -14,7 +14,6 @@ from typing import Any
 
 import yaml
 
-from ..rundir import write_atomic
 from .space import SearchSpace, with_values
 
 RESULTS_CSV = "results.csv"
@@ -62,6 +61,8 @@ def write_results(sweep_dir: Path, study, space: SearchSpace, metric: str, direc
     writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+    from ..rundir import write_atomic
+
     write_atomic(sweep_dir / RESULTS_CSV, text.getvalue())
     draw_results(sweep_dir / RESULTS_PNG, rows, metric, direction)
 
@@ -89,6 +90,9 @@ def draw_results(path: Path, rows: list[dict], metric: str, direction: str) -> N
             steps.append((row["trial"], best))
     if steps:
         ax.step(*zip(*steps), where="post", color="tab:orange", label="best so far")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial numbers
     ax.set_xlabel("trial")
     ax.set_ylabel(f"{metric} ({direction})")
     ax.grid(alpha=0.3)
@@ -137,5 +141,7 @@ def write_best_recipe(sweep_dir: Path, base: dict, recipe_source: str, study, me
     header = (f"# Written by `toolkit sweep`: {recipe_source} with the values of its best trial, "
               f"{trial_dir_name(best.number)} ({metric} {best.value:.4g} on the {split} split).\n")
     path = sweep_dir / BEST_RECIPE
+    from ..rundir import write_atomic
+
     write_atomic(path, header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     return path

@@ -18,7 +18,6 @@ from typing import Any
 
 from ..errors import SweepError
 from ..recipe import Recipe, recipe_data, set_dotted
-from ..rundir import LOCK_FILE, RunLock, write_atomic
 from . import report
 from .pruning import EvaluationReporter, metric_of
 from .space import SearchSpace, check_against_recipe, load_space, objective, with_values
@@ -70,6 +69,7 @@ def run_sweep(recipe: str | Path, overrides: list[str] | None, space_file: str |
     check_against_recipe(space, base, source)
     metric, direction = objective(space, checked)
     optuna = import_optuna()  # after every check of the user's files, which need no Optuna
+    from ..rundir import RunLock, write_atomic  # (imports torch, through the checkpoints module)
     sweep_dir = Path(out) if out is not None else default_sweep_dir(path)
     described = _normalised({"recipe": base, "space": space.as_dict(), "metric": metric, "direction": direction})
 
@@ -136,6 +136,8 @@ def _normalised(data: Any) -> Any:
 def _check_folder(sweep_dir: Path, described: dict, resume: bool, space: SearchSpace) -> bool:
     """True when the folder holds this same sweep (resume it); False for a new or empty folder.
     Anything else is refused, naming what differs."""
+    from ..rundir import LOCK_FILE
+
     saved_file = sweep_dir / SWEEP_FILE
     if not saved_file.is_file():
         if resume:
@@ -232,10 +234,13 @@ class _Objective:
             trial.set_user_attr("note", f"diverged: {str(error).split(';')[0]}")
             trial.set_user_attr("counted", True)
             raise
-        except (KeyboardInterrupt, TrainingInterrupted):
-            # Ctrl-C: these values are run again, first, when the sweep resumes.
+        except (KeyboardInterrupt, TrainingInterrupted) as stop:
+            # Ctrl-C: these values are run again, first, when the sweep resumes. The training loop's
+            # own interruption (checkpoint saved) ends the whole sweep as Ctrl-C does.
             trial.set_user_attr("note", "interrupted; run again on resume")
             self.study.enqueue_trial(trial.params, user_attrs={"rerun_of": trial.number})
+            if isinstance(stop, TrainingInterrupted):
+                raise KeyboardInterrupt from None
             raise
         if reporter is not None and reporter.pruned_at is not None:
             raise self.optuna.TrialPruned(f"pruned at step {reporter.pruned_at}")
