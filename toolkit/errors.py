@@ -29,3 +29,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' when a close match exists, else ''."""
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+class SweepError(ToolkitError):
+    """A search space or sweep folder that `toolkit sweep` cannot use."""

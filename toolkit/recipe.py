@@ -279,6 +279,16 @@ class Recipe(Section):
 # Loading
 
 
+# Search spaces of `toolkit sweep` live next to the recipes they tune (recipes/word2vec/x.sweep.yaml);
+# they are not recipes, so listings and recipe names skip them.
+SWEEP_SPACE_SUFFIX = ".sweep.yaml"
+
+
+def bundled_recipes() -> list[Path]:
+    """The bundled recipe files, sorted (search-space files next to them left out)."""
+    return [p for p in sorted(bundled_dir("recipes").rglob("*.yaml")) if not p.name.endswith(SWEEP_SPACE_SUFFIX)]
+
+
 def find_recipe(name_or_path: str | Path) -> Path:
     """A recipe path as given, or a bundled one (``gpt2/tiny_pretrain`` or with .yaml)."""
     path = Path(name_or_path)
@@ -288,7 +298,7 @@ def find_recipe(name_or_path: str | Path) -> Path:
     for candidate in (recipes / path, recipes / f"{path}.yaml"):
         if candidate.is_file():
             return candidate
-    known = [str(p.relative_to(recipes).with_suffix("")) for p in sorted(recipes.rglob("*.yaml"))]
+    known = [str(p.relative_to(recipes).with_suffix("")) for p in bundled_recipes()]
     raise RecipeError(
         f"Recipe '{name_or_path}' not found: no such file, and no bundled recipe of that name"
         f"{did_you_mean(str(name_or_path).removesuffix('.yaml'), known)}. "
@@ -316,15 +326,20 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Set each dotted ``key=value`` in a plain recipe dict (in place) and return it."""
     for text in overrides:
         keys, value = parse_override(text)
-        node = data
-        for depth, key in enumerate(keys[:-1]):
-            child = node.setdefault(key, {})
-            if not isinstance(child, dict):
-                where = ".".join(keys[: depth + 1])
-                raise RecipeError(f"Override '{text}': '{where}' is a value, not a section.")
-            node = child
-        node[keys[-1]] = value
+        set_dotted(data, keys, value, f"Override '{text}'")
     return data
+
+
+def set_dotted(data: dict, keys: list[str], value: Any, what: str) -> None:
+    """Set ``value`` at the dotted path ``keys`` of a plain recipe dict, making missing sections
+    (``what`` names the setting in the error when the path runs through a value)."""
+    node = data
+    for depth, key in enumerate(keys[:-1]):
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise RecipeError(f"{what}: '{'.'.join(keys[: depth + 1])}' is a value, not a section.")
+        node = child
+    node[keys[-1]] = value
 
 
 def recipe_from_dict(data: Any, source: str = "<recipe>") -> Recipe:
@@ -337,17 +352,29 @@ def recipe_from_dict(data: Any, source: str = "<recipe>") -> Recipe:
         raise RecipeError(f"Recipe {source} is not valid: " + "; ".join(describe_errors(exc, Recipe)) + ".") from None
 
 
-def read_recipe(name_or_path: str | Path, overrides: list[str] | None = None) -> Recipe:
-    """Read, override and validate a recipe file (path or bundled name) against the schema; the
-    family's and task's checks are ``toolkit.registry.check_recipe`` (``registry.load_recipe``: both)."""
+def recipe_data(name_or_path: str | Path, overrides: list[str] | None = None) -> tuple[Path, Any]:
+    """A recipe file (path or bundled name) and its plain data with the overrides applied, not yet
+    validated (`toolkit sweep` sets its trials' values in this data)."""
     path = find_recipe(name_or_path)
+    if path.name.endswith(SWEEP_SPACE_SUFFIX):
+        stem = path.name.removesuffix(SWEEP_SPACE_SUFFIX)
+        raise RecipeError(f"{path} is a search space of `toolkit sweep`, not a recipe: search with it by "
+                          f"`toolkit sweep {path.with_name(stem + '.yaml')} --space {path}`.")
     try:
         data = load_user_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise RecipeError(f"Recipe {path} is not valid YAML{describe_yaml_error(exc)}.") from None
     except UnicodeDecodeError as exc:
         raise RecipeError(f"Recipe {path} is not UTF-8 text (byte {exc.start}).") from None
-    data = apply_overrides(data or {}, list(overrides or []))
+    if data is not None and not isinstance(data, dict):
+        return path, data  # not a mapping: recipe_from_dict names the problem
+    return path, apply_overrides(data or {}, list(overrides or []))
+
+
+def read_recipe(name_or_path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, override and validate a recipe file (path or bundled name) against the schema; the
+    family's and task's checks are ``toolkit.registry.check_recipe`` (``registry.load_recipe``: both)."""
+    path, data = recipe_data(name_or_path, overrides)
     return recipe_from_dict(data, source=str(path))
 
 

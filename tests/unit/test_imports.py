@@ -16,7 +16,7 @@ import pytest
 import toolkit
 
 PACKAGE_DIR = Path(toolkit.__file__).parent
-HEAVY = ("torch", "transformers", "accelerate", "datasets")
+HEAVY = ("torch", "transformers", "accelerate", "datasets", "optuna")  # optuna: only when a sweep runs
 
 
 def module_name(path: Path) -> str:
@@ -140,6 +140,7 @@ def _imported_by(statement: str) -> set[str]:
     "from toolkit.cli import main; main(['validate', 'bert/tiny_pretrain'])",
     "from toolkit.cli import main; main(['validate', 'word2vec/skipgram_char_pd98'])",
     "from toolkit.cli import main; main(['recipes'])",
+    "from toolkit.cli import main; main(['sweep', 'word2vec/skipgram_word_pd98', '--space', 'no-such-space.yaml'])",
     "from toolkit.cli import main; main(['data', 'list'])",
 ])
 def test_light_entry_points_import_no_heavy_library(statement):

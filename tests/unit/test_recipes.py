@@ -7,9 +7,10 @@ import yaml
 
 from toolkit.errors import RecipeError
 from toolkit.paths import bundled_dir
+from toolkit.recipe import bundled_recipes
 from toolkit.registry import checked_recipe_from_dict, load_recipe
 
-RECIPES = sorted(bundled_dir("recipes").rglob("*.yaml"))
+RECIPES = bundled_recipes()
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(bundled_dir("recipes"))))

@@ -36,6 +36,8 @@ class Task:
     view: ViewFn  # the corpus view its run and its re-evaluation read
     run: Callable  # (recipe, run_dir, resume, callbacks) -> RunOutcome
     evaluate: Callable  # (run_dir, recipe, split, card, max_batches) -> dict of metrics
+    # (recipe) -> the metric names of metrics.json's "final" that are the run's result, first the main one
+    headline: Callable[[Any], tuple[str, ...]] | None = None
 
 
 def token_loss(model, batch) -> tuple[Any, int]:

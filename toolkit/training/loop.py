@@ -96,7 +96,7 @@ def fit(
     evaluate: EvalFn,
     loss_fn: LossFn,
     resume: bool = False,
-    callbacks: Iterable[Callable[[LoopState], None]] = (),
+    callbacks: Iterable[Callable[[LoopState], bool | None]] = (),
     evaluate_first: bool = False,
     data_fingerprint: str | None = None,
 ) -> LoopState:
@@ -107,6 +107,9 @@ def fit(
     curve as an uninterrupted one. ``evaluate_first`` records an evaluation at step 0 (how a
     pretrained model does before fine-tuning). ``data_fingerprint`` (of the training examples) is
     saved with every checkpoint, so a resume can tell whether the data is still the same.
+    ``callbacks`` are called with the loop state after every optimizer step (after its evaluation
+    and checkpoint); one that returns True ends training there, as if max_steps were reached
+    (`toolkit sweep` stops a trial that its pruner gives up on after an evaluation).
     """
     state = LoopState()
     if resume and (checkpoint := latest_checkpoint(run_dir)):
@@ -125,9 +128,11 @@ def fit(
         state.evals.append({"step": 0, "train_seconds": 0.0, **evaluate(model)})
     model.train()
     stops = _StopRequests()
+    ended_early = False  # a callback asked to stop
+    callbacks = list(callbacks)
     try:
         with stops:
-            while state.step < train.max_steps:
+            while state.step < train.max_steps and not ended_early:
                 train_dataloader.set_epoch(state.epoch)
                 batches = train_dataloader
                 if state.batch_in_epoch:
@@ -198,9 +203,10 @@ def fit(
                         window_start += time.perf_counter() - paused
                     if stopping:  # a signal arrived during this step: its checkpoint resumes exactly
                         raise TrainingInterrupted(checkpoint, state.step)
-                    for callback in callbacks:
-                        callback(state)
-                    if state.step >= train.max_steps:
+                    if callbacks:
+                        asked = [bool(callback(state)) for callback in callbacks]
+                        ended_early = _agreed(accelerator, any(asked))[0]  # all processes stop together
+                    if state.step >= train.max_steps or ended_early:
                         break
                 else:
                     state.epoch += 1

@@ -300,6 +300,16 @@ def headline(record: dict) -> dict[str, float]:
     return {f"{prefix}_{key}": metrics[key] for key in keys}
 
 
+def headline_names(recipe) -> tuple[str, ...]:
+    """The main number of each of the recipe's benchmarks as its run's metrics.json names it
+    (3CosAdd accuracy of an analogy set, Spearman correlation of a similarity set), in eval.metrics order."""
+    names = []
+    for benchmark in map(parse_benchmark, recipe.eval.metrics):
+        prefix = benchmark.kind if benchmark.name == f"toolkit-zh-{benchmark.kind}" else benchmark.name
+        names.append(f"{prefix}_{'3cosadd' if benchmark.kind == 'analogy' else 'spearman'}")
+    return tuple(names)
+
+
 # --------------------------------------------------------------------------- queries
 
 

@@ -44,7 +44,7 @@ from ...recipe import Recipe
 from ...reporting.metrics import read_metrics, write_metrics
 from ...reporting.model_card import write_model_card
 from .card import render_word2vec_card
-from .evaluation import Benchmark, headline, nearest, parse_benchmark, run_benchmark
+from .evaluation import Benchmark, headline, headline_names, nearest, parse_benchmark, run_benchmark
 from ...tasks.base import Task
 from ...tasks.common import RunOutcome
 
@@ -419,4 +419,5 @@ TASK = Task(
     view=corpus_view,
     run=run,
     evaluate=evaluate_run,
+    headline=headline_names,
 )
