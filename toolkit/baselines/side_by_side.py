@@ -73,14 +73,20 @@ def baseline_row(recipe: Recipe, name: str, split: str, order: int) -> dict | No
     return row
 
 
-def baseline_rows(recipes: list[str], split: str, order: int) -> list[dict]:
+def baseline_rows(recipes: list[str], split: str, order: int, progress=None) -> list[dict]:
     """Rows for the recipes (paths or bundled names), in order; every recipe is loaded and checked
-    before any baseline is fitted, so a typo in the last one costs no minutes."""
+    before any baseline is fitted, so a typo in the last one costs no minutes. ``progress`` gets a
+    line as each row starts and ends (a CRF fit takes minutes)."""
     loaded = [(path, recipe_for(path)) for path in recipes]
     rows = []
     for path, recipe in loaded:
+        if progress:
+            progress(f"{path}: {recipe.task} on {recipe.data.card} ({split}) ...")
+        start = time.perf_counter()
         if (row := baseline_row(recipe, path, split, order)) is not None:
             rows.append(row)
+        if progress:
+            progress(f"{path}: done in {time.perf_counter() - start:.0f} s")
     return rows
 
 

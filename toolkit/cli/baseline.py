@@ -15,7 +15,8 @@ from .flags import whole_number
 def cmd_baseline(args) -> int:
     from ..baselines.side_by_side import COLUMNS, baseline_rows, markdown_table, text_table
 
-    rows = baseline_rows(args.recipes, args.split, args.order)
+    rows = baseline_rows(args.recipes, args.split, args.order,
+                         progress=lambda line: print(line, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     elif args.csv:
