@@ -44,7 +44,7 @@ def recipe_tokenizer(recipe: Recipe, train_rows, task) -> tuple[object, str]:
     if spec.from_:
         return load_tokenizer(spec.from_, family.special_tokens), f"tokenizer.from ({spec.from_})"
     return (train_tokenizer(spec, task.tokenizer_texts(train_rows), family.special_tokens),
-            f"a {spec.kind} tokenizer trained on the train split (no run folder yet)")
+            f"{spec.kind}, trained on the train split (no run folder yet)")
 
 
 def scored_count(recipe: Recipe, total: int) -> int:

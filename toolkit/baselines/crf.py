@@ -107,7 +107,7 @@ def fit(recipe, corpus, split: str, **options) -> BaselineResult:
     ids = {label: i for i, label in enumerate(labels)}
     metrics.update(load_metric("accuracy").compute(predictions=[ids[t] for row in predicted for t in row],
                                                    references=[ids[t] for row in gold for t in row]))
-    notes = [f"chunks of {max_chars} characters ({source} tokenizer); {len(train):,} train chunks; "
+    notes = [f"chunks of {max_chars} characters (tokenizer: {source}); {len(train):,} train chunks; "
              f"c1={CRF_SETTINGS['c1']}, c2={CRF_SETTINGS['c2']}, {CRF_SETTINGS['max_iterations']} L-BFGS iterations",
              *limit_note(recipe, used, len(held_out), "chunks")]
     return BaselineResult("linear-chain CRF (character features)", metrics, seconds, notes)

@@ -56,6 +56,6 @@ def fit(recipe, corpus, split: str, order: int = DEFAULT_ORDER) -> BaselineResul
     losses, weights = score_blocks(lm, held_out[:used])
     seconds = time.perf_counter() - start
     result = load_metric("lm_perplexity").compute(losses=losses, weights=weights)
-    notes = [f"{source} tokenizer, vocabulary {len(tokenizer):,}; {len(train):,} train tokens; "
+    notes = [f"tokenizer: {source}, vocabulary {len(tokenizer):,}; {len(train):,} train tokens; "
              f"{int(sum(weights)):,} {split} tokens scored", *limit_note(recipe, used, len(held_out), "blocks")]
     return BaselineResult(f"Kneser-Ney {order}-gram", result, seconds, notes)
