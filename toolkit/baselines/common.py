@@ -18,6 +18,18 @@ class BaselineResult:
     notes: list[str] = field(default_factory=list)
 
 
+def require(module: str, package: str):
+    """Import a baseline's library, or say how to install it (the baselines' libraries are extras)."""
+    import importlib
+
+    from ..errors import ToolkitError
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ToolkitError(f"This baseline needs {package}: pip install {package} (or pip install -e \".[bench]\").") from None
+
+
 def recipe_tokenizer(recipe: Recipe, train_rows, task) -> tuple[object, str]:
     """The tokenizer a run of ``recipe`` uses, and where it came from: the run folder's own
     (output.dir/tokenizer.json), else the pretrained model's (model.init_from), else the one named by

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import unicodedata
 
-from .common import BaselineResult, limit_note, recipe_tokenizer, scored_count
+from .common import BaselineResult, limit_note, recipe_tokenizer, require, scored_count
 
 # L1 + L2 regularised L-BFGS, capped at 60 iterations so the fit on peoples_daily_1998 NER (~15k
 # chunks) stays within a few CPU minutes; c1 > 0 prunes the many rare bigram features. Not tuned:
@@ -69,13 +69,12 @@ def scored_masks(tokenizer, chunks: list[list[str]], max_length: int) -> list[li
 
 
 def fit(recipe, corpus, split: str, **options) -> BaselineResult:
-    import sklearn_crfsuite
-
     from .. import registry
     from ..data import load_card
     from ..metrics import load_metric
     from ..tasks.token_classify import tag_rows
 
+    sklearn_crfsuite = require("sklearn_crfsuite", "sklearn-crfsuite")
     task = registry.task(recipe.task)
     scheme, max_length = recipe.data.tags, recipe.data.block_size
     tokenizer, source = recipe_tokenizer(recipe, corpus["train"], task)
