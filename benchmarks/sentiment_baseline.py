@@ -3,9 +3,10 @@ all on the same held-out split of the same card.
 
     python benchmarks/sentiment_baseline.py [RUN_DIR ...] [--card product_reviews_sentiment] [--split test]
 
-The baseline (character 1-2-grams, scikit-learn; `pip install -e ".[bench]"`) is trained on the
-card's train split; each run folder is scored with `toolkit.evaluate`, which also appends the
-result to the run's metrics and model card.
+The baseline (character 1-2-grams, scikit-learn; `pip install -e ".[bench]"`) is the one of
+`toolkit baseline` (toolkit.baselines.tfidf), trained on the card's train split; each run folder is
+scored with `toolkit.evaluate`, which also appends the result to the run's metrics and model card.
+`toolkit baseline RECIPE` does the same from recipes; this script takes run folders and any card.
 """
 
 from __future__ import annotations
@@ -17,20 +18,15 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import toolkit  # noqa: E402
+from toolkit.baselines.tfidf import fit_predict  # noqa: E402
 from toolkit.data import load_corpus  # noqa: E402
 from toolkit.metrics import load_metric  # noqa: E402
 
 
 def tfidf_baseline(card: str, split: str) -> tuple[dict[str, float], float]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
     corpus = load_corpus(card, view="text_label")
     start = time.perf_counter()
-    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    features = vectorizer.fit_transform(corpus["train"]["text"])
-    classifier = LogisticRegression(max_iter=2000, C=4.0).fit(features, corpus["train"]["label"])
-    predicted = classifier.predict(vectorizer.transform(corpus[split]["text"])).tolist()
+    predicted = fit_predict(corpus["train"]["text"], corpus["train"]["label"], corpus[split]["text"])
     seconds = time.perf_counter() - start
     gold = corpus[split]["label"]
     return {**load_metric("accuracy").compute(predictions=predicted, references=gold),

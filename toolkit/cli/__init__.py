@@ -2,7 +2,7 @@
 
 One module per group of commands, each adding its commands to the parser with ``register``:
 recipes (run, validate, recipes), sweep, data, inspect (generate, eval, fill-mask, predict), seq2seq
-(translate, attention), compare and hub (push); a family's own commands (word2vec's neighbors,
+(translate, attention), compare, baseline and hub (push); a family's own commands (word2vec's neighbors,
 ELMo's embed) come from its folder (``ModelFamily.cli_commands``). Building the parser imports none of the heavy libraries;
 each command imports what it needs when it runs, inside ``main``'s handling of Ctrl-C.
 """
@@ -15,7 +15,7 @@ import sys
 
 from ..errors import ToolkitError
 from .. import registry
-from . import compare, data, hub, inspect, recipes, seq2seq, sweep
+from . import baseline, compare, data, hub, inspect, recipes, seq2seq, sweep
 from .flags import SubcommandParser
 
 EPILOG = """examples:
@@ -29,7 +29,7 @@ EPILOG = """examples:
 TRAINING_COMMANDS = ("run", "sweep")
 
 # The command groups, in the order `toolkit --help` lists their commands.
-COMMAND_GROUPS = (recipes, sweep, data, inspect, seq2seq, compare, hub)
+COMMAND_GROUPS = (recipes, sweep, data, inspect, seq2seq, compare, baseline, hub)
 
 
 def build_parser() -> argparse.ArgumentParser:
