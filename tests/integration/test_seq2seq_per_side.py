@@ -119,7 +119,13 @@ def test_init_from_continues_with_both_tokenizers(runs, tmp_path):
     assert json.loads(saved.read_text()) == json.loads((base.run_dir / "target_tokenizer" / "tokenizer.json").read_text())
 
 
-def test_a_shared_recipe_refuses_a_per_side_tokenizer_folder(runs, tmp_path):
-    with pytest.raises(toolkit.ToolkitError, match="tokenizer.per_side: true"):
-        toolkit.run(RECIPE, [f"tokenizer={{from: {runs['rnn_seq2seq'].run_dir}}}", "model.family=rnn_seq2seq",
-                             *TINY_SEQ2SEQ["rnn_seq2seq"], *TINY_RUN, f"output.dir={tmp_path / 'shared'}"])
+def test_tokenizer_from_a_per_side_folder_gives_each_side_its_own(runs, tmp_path):
+    base = runs["rnn_seq2seq"]
+    common = ["model.family=rnn_seq2seq", *TINY_SEQ2SEQ["rnn_seq2seq"], *TINY_RUN, "train.max_steps=1",
+              "train.eval_every=1", "train.save_every=1", "eval.samples=[]"]
+    with pytest.raises(toolkit.ToolkitError, match="tokenizer.per_side: true"):  # one shared tokenizer cannot be both
+        toolkit.run(RECIPE, [f"tokenizer={{from: {base.run_dir}}}", *common, f"output.dir={tmp_path / 'shared'}"])
+    reused = toolkit.run(RECIPE, [f"tokenizer={{per_side: true, from: {base.run_dir}}}", *common,
+                                  f"output.dir={tmp_path / 'reused'}"])
+    assert (reused.metrics["vocab_size"], reused.metrics["target_vocab_size"]) == (
+        base.metrics["vocab_size"], base.metrics["target_vocab_size"])

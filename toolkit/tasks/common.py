@@ -19,7 +19,9 @@ from ..recipe import TOKENIZER_SIDES, Recipe
 from ..reporting.metrics import plot_loss_curve, read_metrics, write_metrics
 from ..reporting.model_card import render_model_card, write_model_card
 from ..tokenization import load_tokenizer, train_tokenizer
-from ..tokenizer_sides import TARGET_FOLDER, pair, save_tokenizers, saved_target, with_saved_target
+from ..tokenizer_sides import (
+    TARGET_FOLDER, check_decoder_vocabulary, pair, save_tokenizers, saved_target, with_saved_target,
+)
 
 
 @dataclass
@@ -39,7 +41,9 @@ def run_tokenizer(recipe: Recipe, family: ModelFamily, train_texts, run_dir: Pat
     if recipe.model.init_from:
         source = checked_init_from(recipe.model.init_from, family)
         trust = remote_code_trust(source, recipe.model.trust_remote_code)  # the user's recipe decides, for init_from only
-        tokenizer = with_saved_target(load_tokenizer(source, family.special_tokens, trust_remote_code=trust), source, trust)
+        tokenizer = load_tokenizer(source, family.special_tokens, trust_remote_code=trust)
+        if side_texts is not None:  # a task of pairs: the model may have a target tokenizer (a Hub id is asked for one)
+            tokenizer = with_saved_target(tokenizer, source, trust)
     elif recipe.tokenizer.per_side:
         source, target = (side_tokenizer(recipe.tokenizer.side(side), side, family, side_texts) for side in TOKENIZER_SIDES)
         tokenizer = pair(source, target, "tokenizer.per_side")
@@ -94,6 +98,8 @@ def prepare_model(recipe: Recipe, family: ModelFamily, task, tokenizer, head: di
                                 **head, **recipe.model.config)
         if len(tokenizer) > model.get_input_embeddings().num_embeddings:
             model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
+        if task.side_texts:  # pairs: labels are target-tokenizer ids, which the decoder must predict
+            check_decoder_vocabulary(model.config, tokenizer, f"model.init_from {recipe.model.init_from}")
     else:
         config = family.make_config(recipe.model.size, recipe.model.config, tokenizer)
         config.update(head)
