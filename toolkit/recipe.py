@@ -91,7 +91,12 @@ class DataSection(Section):
     )
 
 
-class TokenizerSection(Section):
+TOKENIZER_SIDES = ("source", "target")
+
+
+class TokenizerSettings(Section):
+    """How one tokenizer is made: trained on the corpus (kind, vocab_size ...) or loaded (from)."""
+
     kind: Literal["char", "byte_bpe", "word_char"] = Field(
         "char", description="char: one token per character; byte_bpe: GPT-2 byte-level BPE; word_char: words "
         "split at spaces (pinyin, English) and one token per Chinese character (seq2seq).")
@@ -103,6 +108,43 @@ class TokenizerSection(Section):
         None, alias="from", description="Load a trained tokenizer from this folder instead."
     )
     pad_to_multiple_of: int = Field(64, ge=1, description="Pad the vocabulary for fast matmuls.")
+
+
+class TokenizerSection(TokenizerSettings):
+    """One tokenizer for the whole text, or (seq2seq) one per side: ``per_side: true``, with
+    ``source:`` / ``target:`` holding the keys where a side differs from the settings above."""
+
+    per_side: bool | None = Field(
+        None, description="seq2seq: train a source tokenizer and a target tokenizer, each on its own side "
+        "(own vocabularies); null: true when source or target is given.")
+    source: TokenizerSettings | None = Field(
+        None, description="per_side: the source tokenizer's settings that differ from this section's.")
+    target: TokenizerSettings | None = Field(
+        None, description="per_side: the target tokenizer's settings that differ from this section's.")
+
+    @model_validator(mode="after")
+    def _resolve_sides(self) -> TokenizerSection:
+        # Each side is stored whole (this section's settings with the side's own on top), so the
+        # recipe.yaml a run writes reads back as the same tokenizers.
+        given = [side for side in TOKENIZER_SIDES if getattr(self, side) is not None]
+        if self.per_side is None:
+            self.per_side = bool(given)
+        if not self.per_side:
+            if given:
+                raise ValueError(f"tokenizer.{given[0]} gives one side's tokenizer settings, but tokenizer.per_side "
+                                 f"is false: set per_side to true (or leave it out) for a tokenizer per side, or "
+                                 f"remove tokenizer.{' and tokenizer.'.join(given)} for one shared tokenizer")
+            return self
+        shared = {name: getattr(self, name) for name in TokenizerSettings.model_fields}
+        for side in TOKENIZER_SIDES:
+            own = getattr(self, side)
+            overrides = {name: getattr(own, name) for name in own.model_fields_set} if own is not None else {}
+            setattr(self, side, TokenizerSettings.model_validate({**shared, **overrides}))
+        return self
+
+    def side(self, name: str) -> TokenizerSettings:
+        """The settings of one side's tokenizer ('source' or 'target'); only with per_side."""
+        return getattr(self, name)
 
 
 class ModelSection(Section):
@@ -397,6 +439,8 @@ def _fields_at(loc: tuple, schema: type[BaseModel]) -> list[str]:
         if field is None:
             field = next((f for f in (model.model_fields.values() if model else []) if f.alias == part), None)
         annotation = field.annotation if field else None
+        if get_origin(annotation) in (Union, types.UnionType):  # an optional section (tokenizer, peft)
+            annotation = next((a for a in get_args(annotation) if a is not type(None)), None)
         model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
         if model is None:
             return []

@@ -32,6 +32,8 @@ class TaskEntry:
     # "module:function" of function(recipe, family) raising ValueError when the task's own parts of a
     # checked recipe do not fit the family (light: imported by the recipe checker).
     check: str | None = None
+    # Reads source/target pairs, so a recipe may give each side a tokenizer of its own (tokenizer.per_side).
+    sides: bool = False
 
 
 # family name -> "module:attribute" of its ModelFamily. A family's own tasks (those no other family
@@ -54,7 +56,7 @@ TASKS: dict[str, TaskEntry] = {
     "token_classification": TaskEntry("toolkit.tasks.token_classify:TASK",
                                       needs=(("data.tags", "task token_classification needs data.tags: ner, pos or cws"),)),
     "seq2seq": TaskEntry("toolkit.tasks.seq2seq:TASK", sections={"seq2seq": "toolkit.tasks.seq2seq_section:Seq2SeqSection"},
-                         check="toolkit.tasks.seq2seq_section:check_seq2seq"),
+                         check="toolkit.tasks.seq2seq_section:check_seq2seq", sides=True),
 }
 
 
@@ -172,6 +174,11 @@ def _check_task_parts(recipe: Recipe, entry: TaskEntry, entries: dict[str, TaskE
             if recipe.task_sections[section] is not None:
                 raise ValueError(f"the {section} section belongs to task {name}, not {recipe.task}")
             delattr(recipe, section)  # `mlm: null`, as run folders of other tasks wrote it before
+    if recipe.tokenizer is not None and recipe.tokenizer.per_side and not entry.sides:
+        able = sorted(name for name, other in entries.items() if other.sides)
+        raise ValueError(f"tokenizer.per_side (or tokenizer.source / tokenizer.target) trains one tokenizer per side of "
+                         f"source/target pairs, and task {recipe.task} reads no pairs; it is for task "
+                         f"{', '.join(able)}: give one tokenizer (remove per_side, source and target)")
     for key, message in entry.needs:
         value: Any = recipe
         for part in key.split("."):

@@ -18,7 +18,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from .errors import ToolkitError
 from .families import ensure_registered
-from .recipe import TokenizerSection
+from .recipe import TokenizerSettings
 
 BPE_DEFAULT_VOCAB = 8000
 
@@ -28,7 +28,7 @@ def _batches(texts, batch_size: int = 1000) -> Iterator[list[str]]:
         yield texts[start : start + batch_size]["text"] if hasattr(texts, "column_names") else texts[start : start + batch_size]
 
 
-def _char_tokenizer(spec: TokenizerSection, specials: list[str]) -> tuple[Tokenizer, trainers.Trainer]:
+def _char_tokenizer(spec: TokenizerSettings, specials: list[str]) -> tuple[Tokenizer, trainers.Trainer]:
     tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
     # Every character, whitespace included, is its own token; Fuse joins them back without spaces.
     tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
@@ -40,7 +40,7 @@ def _char_tokenizer(spec: TokenizerSection, specials: list[str]) -> tuple[Tokeni
     return tokenizer, trainer
 
 
-def _byte_bpe_tokenizer(spec: TokenizerSection, specials: list[str]) -> tuple[Tokenizer, trainers.Trainer]:
+def _byte_bpe_tokenizer(spec: TokenizerSettings, specials: list[str]) -> tuple[Tokenizer, trainers.Trainer]:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -55,7 +55,7 @@ def _byte_bpe_tokenizer(spec: TokenizerSection, specials: list[str]) -> tuple[To
 _CJK = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]"
 
 
-def _word_char_tokenizer(spec: TokenizerSection, specials: list[str]) -> tuple[Tokenizer, trainers.Trainer]:
+def _word_char_tokenizer(spec: TokenizerSettings, specials: list[str]) -> tuple[Tokenizer, trainers.Trainer]:
     tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
     # Metaspace marks every word with a leading "▁" (as SentencePiece does), so a syllable or word is
     # the same token wherever it stands and decoding puts the spaces back between words. The mark is
@@ -78,7 +78,7 @@ def _word_char_tokenizer(spec: TokenizerSection, specials: list[str]) -> tuple[T
 BUILDERS = {"char": _char_tokenizer, "byte_bpe": _byte_bpe_tokenizer, "word_char": _word_char_tokenizer}
 
 
-def train_tokenizer(spec: TokenizerSection, texts, special_tokens: dict[str, str]) -> PreTrainedTokenizerFast:
+def train_tokenizer(spec: TokenizerSettings, texts, special_tokens: dict[str, str]) -> PreTrainedTokenizerFast:
     """Train a tokenizer on ``texts`` (a Dataset with a 'text' column, or a list of strings).
 
     ``special_tokens`` maps roles (bos_token, pad_token ...) to token strings, as a model family

@@ -55,11 +55,13 @@ def decoding_recipe(recipe, settings: dict, num_return_sequences: int = 1):
 
 
 def load_seq2seq_run(run_dir: str | Path, trust_remote_code: bool, command: str):
-    """(model, tokenizer, recipe) of a seq2seq run folder, the model in eval mode."""
+    """(model, tokenizer, recipe) of a seq2seq run folder, the model in eval mode; the tokenizer is the
+    source side's, carrying the target side's when the run has a tokenizer per side."""
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from .pretrained import check_tokenizer_files, loading_error, model_folder, remote_code_trust
     from .rundir import is_run_dir, read_run_recipe
+    from .tokenizer_sides import check_decoder_vocabulary, with_saved_target
 
     source = model_folder(run_dir)
     if not is_run_dir(run_dir):
@@ -78,6 +80,9 @@ def load_seq2seq_run(run_dir: str | Path, trust_remote_code: bool, command: str)
         model = AutoModelForSeq2SeqLM.from_pretrained(source, trust_remote_code=trust)
     except (OSError, ValueError) as exc:
         raise loading_error(source, "a sequence-to-sequence model from", exc, command=command) from None
+    # A run with tokenizer.per_side decodes with its target tokenizer (target_tokenizer/ in the folder).
+    tokenizer = with_saved_target(tokenizer, source, trust)
+    check_decoder_vocabulary(model.config, tokenizer, str(run_dir))
     model.eval()
     return model, tokenizer, recipe
 

@@ -173,6 +173,10 @@ class ModelFamily:
     # Config fields set to a special token's id besides bos/eos/pad_token_id (field -> token role),
     # e.g. an encoder-decoder's decoder_start_token_id.
     token_id_fields: dict[str, str] = field(default_factory=dict)
+    # Config fields of a model whose sides have a tokenizer each (tokenizer.per_side): the target
+    # vocabulary's size field, and fields set because the sides share no tokens (Marian's shared embeddings).
+    target_vocab_key: str | None = None
+    per_side_config: dict[str, Any] = field(default_factory=dict)
     # Tasks only this family does (the registry's TASKS holds the shared ones); each is also in ``tasks``.
     own_tasks: dict[str, TaskEntry] = field(default_factory=dict)
     # Registers the family's own model classes with transformers' Auto classes (families whose
@@ -367,6 +371,12 @@ class ModelFamily:
         roles.update(self.token_id_fields)
         ids = {field: tokenizer.convert_tokens_to_ids(self.special_tokens[role])
                for field, role in roles.items() if role in self.special_tokens}
-        return self.config_class(
-            **self.config_fields(size, overrides), vocab_size=len(tokenizer), **ids
-        )
+        # A target tokenizer of its own (tokenizer.per_side) travels with the source one; see toolkit.tokenizer_sides.
+        fields = {**self.config_fields(size, overrides), "vocab_size": len(tokenizer), **ids}
+        target = getattr(tokenizer, "target_tokenizer", None)
+        if target is not None:
+            if self.target_vocab_key is None:
+                raise ValueError(f"family {self.name} has one vocabulary for its inputs and outputs, so it cannot "
+                                 f"use a tokenizer per side")
+            fields.update(self.per_side_config, **{self.target_vocab_key: len(target)})
+        return self.config_class(**fields)

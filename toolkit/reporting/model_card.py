@@ -73,6 +73,17 @@ def _hub_id(init_from: str | None) -> str | None:
     return None
 
 
+def _tokenizer_fact(recipe: Recipe, metrics: dict[str, Any]) -> str:
+    """'char, 5248 tokens', or per side 'source word_char, 3008 tokens; target char, 1344 tokens'."""
+    if recipe.tokenizer is None:
+        return f"from the pretrained model, {metrics.get('vocab_size', '?')} tokens" + (
+            f" (target side: {metrics['target_vocab_size']})" if "target_vocab_size" in metrics else "")
+    if recipe.tokenizer.per_side:
+        return (f"source {recipe.tokenizer.source.kind}, {metrics.get('vocab_size', '?')} tokens; "
+                f"target {recipe.tokenizer.target.kind}, {metrics.get('target_vocab_size', '?')} tokens")
+    return f"{recipe.tokenizer.kind}, {metrics.get('vocab_size', '?')} tokens"
+
+
 def _table(rows: list[tuple[str, str]]) -> str:
     return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
 
@@ -94,8 +105,7 @@ def render_model_card(
         ("Task", f"{recipe.task}: {registry.task(recipe.task).description}"),
         ("Corpus", f"{data_card.name}: {' '.join(data_card.description.split())}"),
         ("Corpus license", data_card.license),
-        ("Tokenizer", f"{recipe.tokenizer.kind if recipe.tokenizer else 'from the pretrained model'}, "
-                      f"{metrics.get('vocab_size', '?')} tokens"),
+        ("Tokenizer", _tokenizer_fact(recipe, metrics)),
         ("Training", f"{train.get('steps', 0)} steps, batch {recipe.train.batch_size} x {recipe.train.grad_accum} accumulation, "
                      f"block {recipe.data.block_size}, lr {recipe.train.optimizer.lr}, {recipe.train.schedule.name} schedule"),
         ("Tokens seen", f"{train.get('tokens_seen', 0):,}"),

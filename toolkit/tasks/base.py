@@ -77,6 +77,9 @@ class TorchTask:
     make_loss: Callable[[Any], Callable] | None = None
     # The rows a new tokenizer is trained on: a Dataset with a "text" column, made from the train split.
     tokenizer_texts: Callable[[Any], Any] = lambda rows: rows
+    # The rows one side's tokenizer is trained on (tokenizer.per_side): (train rows, "source" or "target")
+    # -> a Dataset with a "text" column; None for a task whose rows have no sides.
+    side_texts: Callable[[Any, str], Any] | None = None
     # Adjusts the built model with the recipe and tokenizer (generation settings ...).
     finish_model: Callable[[Any, Any, Any], None] = lambda model, tokenizer, recipe: None
     # Adds files to a saved model folder (main process, after the weights): (run_dir) -> None.

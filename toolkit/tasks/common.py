@@ -10,14 +10,18 @@ from typing import Any
 import torch
 
 from ..data import load_card
+from ..errors import ToolkitError
 from ..families.base import ModelFamily
 from ..pretrained import (
     add_lora, checked_init_from, freeze, load_pretrained, parameter_counts, remote_code_trust,
 )
-from ..recipe import Recipe
+from ..recipe import TOKENIZER_SIDES, Recipe
 from ..reporting.metrics import plot_loss_curve, read_metrics, write_metrics
 from ..reporting.model_card import render_model_card, write_model_card
 from ..tokenization import load_tokenizer, train_tokenizer
+from ..tokenizer_sides import (
+    TARGET_FOLDER, check_decoder_vocabulary, pair, save_tokenizers, saved_target, with_saved_target,
+)
 
 
 @dataclass
@@ -26,23 +30,44 @@ class RunOutcome:
     metrics: dict[str, Any]
 
 
-def run_tokenizer(recipe: Recipe, family: ModelFamily, train_texts, run_dir: Path, accelerator):
+def run_tokenizer(recipe: Recipe, family: ModelFamily, train_texts, run_dir: Path, accelerator, side_texts=None):
     """The run's tokenizer: the one already in the run folder (resume, other processes), else the
     pretrained model's (``model.init_from``), loaded from ``tokenizer.from`` or trained on the
-    corpus; then saved into the run folder."""
+    corpus; then saved into the run folder. With ``tokenizer.per_side`` each side gets its own,
+    trained on ``side_texts(side)`` (the task's texts of that side), and the target one travels with
+    the source one (``toolkit.tokenizer_sides``); a pretrained model brings both when it has both."""
     if (Path(run_dir) / "tokenizer.json").is_file():
-        return load_tokenizer(run_dir)
+        return with_saved_target(load_tokenizer(run_dir), run_dir)
     if recipe.model.init_from:
         source = checked_init_from(recipe.model.init_from, family)
         trust = remote_code_trust(source, recipe.model.trust_remote_code)  # the user's recipe decides, for init_from only
         tokenizer = load_tokenizer(source, family.special_tokens, trust_remote_code=trust)
+        if side_texts is not None:  # a task of pairs: the model may have a target tokenizer (a Hub id is asked for one)
+            tokenizer = with_saved_target(tokenizer, source, trust)
+    elif recipe.tokenizer.per_side:
+        source, target = (side_tokenizer(recipe.tokenizer.side(side), side, family, side_texts) for side in TOKENIZER_SIDES)
+        tokenizer = pair(source, target, "tokenizer.per_side")
     elif recipe.tokenizer.from_:
+        if saved_target(recipe.tokenizer.from_):
+            raise ToolkitError(
+                f"tokenizer.from {recipe.tokenizer.from_} holds a tokenizer per side (source, and target in "
+                f"{TARGET_FOLDER}/), and this recipe shares one tokenizer between the sides: set "
+                f"tokenizer.per_side: true to use both, as the run that trained them did.")
         tokenizer = load_tokenizer(recipe.tokenizer.from_, family.special_tokens)
     else:
         tokenizer = train_tokenizer(recipe.tokenizer, train_texts, family.special_tokens)
     if accelerator.is_main_process:
-        tokenizer.save_pretrained(run_dir)
+        save_tokenizers(tokenizer, run_dir)
     return tokenizer
+
+
+def side_tokenizer(settings, side: str, family: ModelFamily, side_texts):
+    """One side's tokenizer of a per-side recipe: loaded from its ``from`` (a folder with a tokenizer
+    per side gives that side's), else trained on that side's texts."""
+    if settings.from_:
+        folder = (saved_target(settings.from_) or settings.from_) if side == "target" else settings.from_
+        return load_tokenizer(folder, family.special_tokens)
+    return train_tokenizer(settings, side_texts(side), family.special_tokens)
 
 
 def load_task_corpus(recipe: Recipe, view: str):
@@ -73,6 +98,8 @@ def prepare_model(recipe: Recipe, family: ModelFamily, task, tokenizer, head: di
                                 **head, **recipe.model.config)
         if len(tokenizer) > model.get_input_embeddings().num_embeddings:
             model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
+        if task.side_texts:  # pairs: labels are target-tokenizer ids, which the decoder must predict
+            check_decoder_vocabulary(model.config, tokenizer, f"model.init_from {recipe.model.init_from}")
     else:
         config = family.make_config(recipe.model.size, recipe.model.config, tokenizer)
         config.update(head)
@@ -93,7 +120,7 @@ def save_model(model, tokenizer, run_dir: Path, recipe: Recipe) -> dict[str, int
     ``peft.merge`` also the merged model in RUN_DIR/merged. Returns the parameter counts."""
     counts = parameter_counts(model)
     model.save_pretrained(run_dir)
-    tokenizer.save_pretrained(run_dir)
+    save_tokenizers(tokenizer, run_dir)
     if recipe.peft is not None:
         base = model.get_base_model()
         if base.can_generate():
@@ -101,7 +128,7 @@ def save_model(model, tokenizer, run_dir: Path, recipe: Recipe) -> dict[str, int
         if recipe.peft.merge:
             merged = model.merge_and_unload()
             merged.save_pretrained(Path(run_dir) / "merged")
-            tokenizer.save_pretrained(Path(run_dir) / "merged")
+            save_tokenizers(tokenizer, Path(run_dir) / "merged")
     return counts
 
 

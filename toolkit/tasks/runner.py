@@ -20,6 +20,7 @@ from ..embeddings import init_embeddings_from
 from ..errors import ToolkitError
 from ..pretrained import parameter_counts
 from ..recipe import Recipe
+from ..tokenizer_sides import has_target
 from ..training import build_optimizer, build_scheduler, fit, make_accelerator
 from ..training.checkpoints import disk_full_guard, model_bytes
 from .common import (
@@ -108,7 +109,8 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
     with accelerator.main_process_first():  # the main process prepares and caches the data first
         corpus = load_task_corpus(recipe, task.view(recipe, card))
-        tokenizer = run_tokenizer(recipe, family, task.tokenizer_texts(corpus["train"]), run_dir, accelerator)
+        side_texts = (lambda side: task.side_texts(corpus["train"], side)) if task.side_texts else None
+        tokenizer = run_tokenizer(recipe, family, task.tokenizer_texts(corpus["train"]), run_dir, accelerator, side_texts)
         labels = task.labels(recipe, card, corpus["train"]) if task.labels else None
         examples = {split: task.encode(corpus[split], tokenizer, recipe, labels)
                     for split in dict.fromkeys(["train", recipe.eval.split])}
@@ -144,7 +146,7 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
         counts = parameter_counts(model)
         accelerator.print(
             f"{counts['parameters']:,} parameters ({counts['trainable_parameters']:,} trained), vocabulary "
-            f"{len(tokenizer)}, {len(examples['train']):,} training examples, precision {accelerator.mixed_precision}."
+            f"{vocabulary_sizes(tokenizer)}, {len(examples['train']):,} training examples, precision {accelerator.mixed_precision}."
         )
 
     carried: set[str] = set()  # the family's extras (ELMo's layer weights), also copied to metrics.json's top level
@@ -174,6 +176,7 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
         metrics = {
             "task": recipe.task,
             "vocab_size": len(tokenizer),
+            **({"target_vocab_size": len(tokenizer.target_tokenizer)} if has_target(tokenizer) else {}),
             **extra_metrics,
             **{name: final[name] for name in sorted(carried)},
             "final": headline,
@@ -197,6 +200,13 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes trackers and, under a launcher, the process group
     return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
+
+
+def vocabulary_sizes(tokenizer) -> str:
+    """'8000' for one tokenizer, 'source 5248 / target 1344' for a tokenizer per side."""
+    if has_target(tokenizer):
+        return f"source {len(tokenizer)} / target {len(tokenizer.target_tokenizer)}"
+    return str(len(tokenizer))
 
 
 def draw_figures(task, model, tokenizer, recipe: Recipe, run_dir: Path, accelerator) -> list[dict]:
@@ -230,6 +240,7 @@ def evaluate_run(task, run_dir: Path, recipe: Recipe, split: str, card: str | No
     from ..reporting.metrics import read_metrics, write_metrics
     from ..rundir import is_run_dir
     from ..tokenization import load_tokenizer
+    from ..tokenizer_sides import check_decoder_vocabulary, with_saved_target
 
     card = card or recipe.data.card
     data_card = load_card(card)
@@ -242,7 +253,10 @@ def evaluate_run(task, run_dir: Path, recipe: Recipe, split: str, card: str | No
     trust = recipe.model.trust_remote_code
     model = load_pretrained(str(run_dir), task.auto_model_class(), family, trust, how_to_trust="--trust-remote-code")
     model = family.prepare(model)
-    tokenizer = load_tokenizer(resolve_source(str(run_dir)), trust_remote_code=remote_code_trust(str(run_dir), trust))
+    folder, tokenizer_trust = resolve_source(str(run_dir)), remote_code_trust(str(run_dir), trust)
+    tokenizer = with_saved_target(load_tokenizer(folder, trust_remote_code=tokenizer_trust), folder, tokenizer_trust)
+    if task.side_texts:  # a task of source/target pairs: the decoder's vocabulary is the target tokenizer's
+        check_decoder_vocabulary(model.config, tokenizer, str(run_dir))
     labels = saved_labels(model.config) if task.labels else None
     corpus = load_corpus(data_card, view=view, max_rows=recipe.data.max_rows)
     if split not in corpus:

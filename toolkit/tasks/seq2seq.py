@@ -1,9 +1,12 @@
 """Sequence to sequence: a source text in, a target text out (pinyin -> characters, English -> Chinese).
 
 Shared by the encoder-decoder families (rnn_seq2seq, conv_seq2seq, transformer_seq2seq). Reads the
-``source_target`` view; one tokenizer serves both sides (trained on both, ``word_char`` for pinyin or
-English sources and Chinese targets), so ``pipeline("text2text-generation")`` decodes with the
-tokenizer it encodes with. Each side is cut to ``data.block_size`` tokens, end token included.
+``source_target`` view. One tokenizer serves both sides (trained on both, ``word_char`` for pinyin or
+English sources and Chinese targets), or with ``tokenizer.per_side`` each side has its own, trained
+on that side alone: the source tokenizer encodes the input (it is the run folder's), the target
+tokenizer (``target_tokenizer/``, see ``toolkit.tokenizer_sides``) encodes the labels and decodes
+the output, here and in the run folder's text2text-generation pipeline. Each side is cut to
+``data.block_size`` tokens, end token included.
 Training is teacher-forced (the model shifts the labels right itself). Evaluation reports the
 teacher-forced loss, then decodes the source with the recipe's ``eval.generation`` settings (beam
 search with ``num_beams``) and scores the output against the reference text: BLEU (sacrebleu,
@@ -20,6 +23,7 @@ from collections import defaultdict
 import torch
 
 from . import text2text_pipeline
+from ..tokenizer_sides import target_side
 from .base import IGNORE, TorchTask, fixed_view
 
 # transformers 5 has no text2text-generation pipeline of its own: the run folder carries one
@@ -37,19 +41,26 @@ BUCKET_METRICS = ("bleu", "cer")
 
 
 def both_sides(rows):
-    """The texts a new tokenizer learns from: every source and every target."""
+    """The texts a new shared tokenizer learns from: every source and every target."""
     return rows.map(lambda batch: {"text": [*batch["source"], *batch["target"]]}, batched=True,
                     remove_columns=rows.column_names, desc="tokenizer texts")
 
 
+def one_side(rows, side: str):
+    """The texts one side's tokenizer learns from (tokenizer.per_side): the sources, or the targets."""
+    return rows.select_columns([side]).rename_column(side, "text")
+
+
 def encode_pairs(rows, tokenizer, recipe, labels):
-    """Source ids as input_ids and target ids as labels, each ending with the end token and cut to
-    data.block_size tokens; the reference text is kept for scoring the decoded output."""
+    """Source ids as input_ids and target ids (of the target side's tokenizer) as labels, each ending
+    with the end token and cut to data.block_size tokens; the reference text is kept for scoring the
+    decoded output."""
     limit, eos = recipe.data.block_size, tokenizer.eos_token_id
+    target_tokenizer = target_side(tokenizer)
 
     def encode(batch):
         sources = tokenizer(batch["source"], add_special_tokens=False)["input_ids"]
-        targets = tokenizer(batch["target"], add_special_tokens=False)["input_ids"]
+        targets = target_tokenizer(batch["target"], add_special_tokens=False)["input_ids"]
         return {"input_ids": [ids[: limit - 1] + [eos] for ids in sources],
                 "labels": [ids[: limit - 1] + [eos] for ids in targets],
                 "reference": batch["target"]}
@@ -107,10 +118,11 @@ def make_pair_loss(recipe):
 
 def decoding_config(tokenizer, recipe, model):
     """The recipe's eval.generation as a GenerationConfig for this encoder-decoder, at most
-    data.block_size new tokens (a target is never longer)."""
+    data.block_size new tokens (a target is never longer); the tokens it never writes are the
+    target side's padding."""
     from ..generation import generation_config
 
-    config = generation_config(tokenizer, recipe.eval.generation,
+    config = generation_config(target_side(tokenizer), recipe.eval.generation,
                                decoder_start_token_id=model.config.decoder_start_token_id)
     config.max_new_tokens = min(recipe.eval.generation.max_new_tokens, recipe.data.block_size)
     return config
@@ -123,14 +135,15 @@ def finish_model(model, tokenizer, recipe) -> None:
 
 def translate(model, tokenizer, sources: list[str], recipe, num_return_sequences: int = 1) -> list[str]:
     """Decode each source text with the recipe's generation settings: ``num_return_sequences``
-    outputs per source, one source's after the other (best first, as generate() returns them)."""
+    outputs per source, one source's after the other (best first, as generate() returns them),
+    as text of the target side's tokenizer."""
     device = next(model.parameters()).device
     encoded = encode_texts(tokenizer, sources, recipe.data.block_size)
     config = decoding_config(tokenizer, recipe, model)
     config.num_return_sequences = num_return_sequences
     generated = model.generate(input_ids=encoded["input_ids"].to(device),
                                attention_mask=encoded["attention_mask"].to(device), generation_config=config)
-    return tokenizer.batch_decode(generated, skip_special_tokens=True)
+    return target_side(tokenizer).batch_decode(generated, skip_special_tokens=True)
 
 
 def encode_texts(tokenizer, sources: list[str], limit: int) -> dict[str, torch.Tensor]:
@@ -201,7 +214,7 @@ def score_pairs(accelerator, model, batches, recipe, labels, tokenizer) -> dict:
         token_count += targets
         generated = unwrapped.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                        generation_config=config)
-        predictions += tokenizer.batch_decode(generated, skip_special_tokens=True)
+        predictions += target_side(tokenizer).batch_decode(generated, skip_special_tokens=True)
         references += refs
         source_lengths += (batch["attention_mask"].sum(dim=1) - 1).tolist()
         maps = cross_attention_maps(unwrapped, batch) if aligned else []
@@ -287,6 +300,7 @@ TASK = TorchTask(
     loss=pair_loss,
     make_loss=make_pair_loss,
     tokenizer_texts=both_sides,
+    side_texts=one_side,
     finish_model=finish_model,
     finish_folder=add_pipeline,
     samples=sample_translations,

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ToolkitError
+from ..tokenizer_sides import target_side
 from .seq2seq import aligned_hits, cross_attentions, decoding_config, encode_texts
 
 ATTENTION_FOLDER = "attention"  # in a run folder: one PNG per eval.samples source
@@ -26,8 +27,8 @@ class AttentionMaps:
 
     source: str
     output: str
-    source_tokens: list[str]  # as the model read them, the end token last
-    target_tokens: list[str]  # as the model wrote them, the end token last (when it wrote one)
+    source_tokens: list[str]  # as the model read them (source tokenizer), the end token last
+    target_tokens: list[str]  # as the model wrote them (target tokenizer), the end token last (when it wrote one)
     layers: list  # per decoder layer, a (target, source) numpy array; rows sum to 1
     heads: int  # attention heads per layer of the model
     head: int | None  # the head shown (1-based); None: heads averaged
@@ -84,10 +85,11 @@ def attention_maps(model, tokenizer, source: str, recipe, head: int | None = Non
     if aligned:
         hits, checked = aligned_hits(maps, batch)
         alignment = [hit / checked for hit in hits] if checked else None
+    target_tokenizer = target_side(tokenizer)  # the tokenizer of the output side (per_side), else the one
     return AttentionMaps(
-        source=source, output=tokenizer.decode(labels, skip_special_tokens=True),
+        source=source, output=target_tokenizer.decode(labels, skip_special_tokens=True),
         source_tokens=token_labels(tokenizer, encoded["input_ids"][0].tolist()),
-        target_tokens=token_labels(tokenizer, labels.tolist()),
+        target_tokens=token_labels(target_tokenizer, labels.tolist()),
         layers=[m[0].float().cpu().numpy() for m in maps], heads=heads, head=head,
         alignment_by_layer=alignment, aligned_tokens=checked,
     )

@@ -39,7 +39,15 @@ SCHEDULED_SAMPLING_FAMILIES = ("rnn_seq2seq",)
 
 
 def check_seq2seq(recipe, family) -> None:
-    """The seq2seq section's settings that the recipe's family cannot train with."""
+    """The seq2seq section's settings that the recipe's family cannot train with, and model.config
+    fields that a tokenizer per side rules out (Marian's embeddings shared between the sides)."""
+    if recipe.tokenizer is not None and recipe.tokenizer.per_side:
+        for key, value in family.per_side_config.items():
+            given = recipe.model.config.get(key, value)
+            if given != value:
+                given, value = (str(v).lower() if isinstance(v, bool) else v for v in (given, value))
+                raise ValueError(f"model.config.{key}: {given} does not fit tokenizer.per_side (the sides have "
+                                 f"vocabularies of their own, so {key} must be {value}); remove it from the recipe")
     ratio = recipe.seq2seq.teacher_forcing_ratio
     if ratio < 1 and family.name not in SCHEDULED_SAMPLING_FAMILIES:
         raise ValueError(f"seq2seq.teacher_forcing_ratio {ratio:g} (scheduled sampling) needs a decoder that reads "

@@ -5,6 +5,10 @@ folder can still declare one as a custom pipeline (``custom_pipelines`` in confi
 the folder), which ``pipeline("text2text-generation", model=folder, trust_remote_code=True)`` loads.
 ``add_to_folder`` puts it there. Self-contained (transformers only) because it is copied as is;
 nothing in it is specific to one model family. The seq2seq task adds it to every run folder.
+
+A folder whose sides have a tokenizer each (a run with ``tokenizer.per_side``) holds the target
+side's in ``target_tokenizer/``: the pipeline encodes with the folder's tokenizer and decodes with
+that one, as ``toolkit translate`` does.
 """
 
 from __future__ import annotations
@@ -14,20 +18,38 @@ import shutil
 from pathlib import Path
 
 import torch
-from transformers import Pipeline
+from transformers import AutoTokenizer, Pipeline
 
 TASK = "text2text-generation"
+TARGET_FOLDER = "target_tokenizer"  # the target side's tokenizer, in a folder with one per side
+
+
+def saved_target_tokenizer(name_or_path: str):
+    """The target tokenizer saved with a model (a local folder or a Hub id), or None when it has one tokenizer."""
+    folder = Path(name_or_path) / TARGET_FOLDER
+    if Path(name_or_path).is_dir():
+        return AutoTokenizer.from_pretrained(str(folder)) if (folder / "tokenizer_config.json").is_file() else None
+    try:
+        return AutoTokenizer.from_pretrained(name_or_path, subfolder=TARGET_FOLDER)
+    except (OSError, ValueError):  # a Hub model without one
+        return None
 
 
 class Text2TextGenerationPipeline(Pipeline):
     """Source text in, ``[{"generated_text": ...}]`` out (one dict per returned sequence); the keyword
-    arguments of ``generate()`` (num_beams, max_new_tokens, ...) pass through."""
+    arguments of ``generate()`` (num_beams, max_new_tokens, ...) pass through. ``target_tokenizer``
+    decodes the output: by default the model folder's ``target_tokenizer/``, else the tokenizer."""
 
     _pipeline_calls_generate = True
     _load_processor = False
     _load_image_processor = False
     _load_feature_extractor = False
     _load_tokenizer = True
+
+    def __init__(self, *args, target_tokenizer=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.target_tokenizer = (target_tokenizer or saved_target_tokenizer(self.model.name_or_path)
+                                 or self.tokenizer)
 
     def _sanitize_parameters(self, max_source_length=None, **generate_kwargs):
         preprocess = {} if max_source_length is None else {"max_source_length": max_source_length}
@@ -51,7 +73,8 @@ class Text2TextGenerationPipeline(Pipeline):
 
     def postprocess(self, model_outputs):
         return [
-            {"generated_text": self.tokenizer.decode(ids, skip_special_tokens=True)} for ids in model_outputs["output_ids"]
+            {"generated_text": self.target_tokenizer.decode(ids, skip_special_tokens=True)}
+            for ids in model_outputs["output_ids"]
         ]
 
 

@@ -45,6 +45,7 @@ FAMILY = ModelFamily(
     build=build,
     register_auto_classes=register_auto_classes,
     positions_key="max_position_embeddings",
+    target_vocab_key="decoder_vocab_size",  # tokenizer.per_side: the decoder's embeddings and output layer
     fixed_config_keys=("vocab_size", "decoder_vocab_size", "bos_token_id", "eos_token_id", "pad_token_id",
                        "decoder_start_token_id"),
     model_types=("toolkit_conv_seq2seq",),

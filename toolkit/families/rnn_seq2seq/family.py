@@ -46,6 +46,7 @@ FAMILY = ModelFamily(
     special_tokens=SPECIAL_TOKENS,
     build=build,
     register_auto_classes=register_auto_classes,
+    target_vocab_key="decoder_vocab_size",  # tokenizer.per_side: the decoder's embeddings and output layer
     fixed_config_keys=("vocab_size", "decoder_vocab_size", "bos_token_id", "eos_token_id", "pad_token_id",
                        "decoder_start_token_id"),
     model_types=("toolkit_rnn_seq2seq",),

@@ -3,10 +3,10 @@
 The model is transformers' own MarianMTModel built from a MarianConfig, chosen over BART because
 it is the original Transformer: sinusoidal (not learned) positions, post-layer-norm blocks, no
 extra embedding layer norm, and embeddings scaled by sqrt(d_model). It also allows a decoder
-vocabulary of its own (``decoder_vocab_size``), although the toolkit's recipes share one
-tokenizer between source and target so that ``pipeline("text2text-generation")`` decodes the
-output with the tokenizer it encodes the input with. SDPA attention trains; eager attention is
-loaded when attention weights are asked for (SDPA does not return them).
+vocabulary of its own (``decoder_vocab_size``), which a recipe with ``tokenizer.per_side`` uses:
+the encoder then embeds source-tokenizer ids and the decoder target-tokenizer ids, in separate
+matrices. SDPA attention trains; eager attention is loaded when attention weights are asked for
+(SDPA does not return them).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from ...tasks.seq2seq_section import SPECIAL_TOKENS
 from ..base import DROPOUT, NON_NEGATIVE, SIZE, ModelFamily
 
 # Fields every size shares: Vaswani's sqrt(d_model) embedding scale, one embedding matrix for both
-# sides (one tokenizer), and no forced end token (MarianConfig's default forces id 0, its own eos).
+# sides (one tokenizer; per_side_config below separates them), and no forced end token
+# (MarianConfig's default forces id 0, its own eos).
 _TRANSFORMER = dict(scale_embedding=True, share_encoder_decoder_embeddings=True, forced_eos_token_id=None)
 
 # tiny trains on a laptop CPU in minutes; base is the "base" Transformer of the paper (65M with
@@ -48,6 +49,10 @@ FAMILY = ModelFamily(
     positions_key="max_position_embeddings",
     # Decoding starts from the begin-of-sequence token (Marian's own checkpoints start from pad).
     token_id_fields={"decoder_start_token_id": "bos_token"},
+    # tokenizer.per_side: the decoder embeds and predicts the target vocabulary, and the two sides
+    # have no tokens in common, so their embeddings are separate matrices.
+    target_vocab_key="decoder_vocab_size",
+    per_side_config={"share_encoder_decoder_embeddings": False},
     fixed_config_keys=("vocab_size", "decoder_vocab_size", "bos_token_id", "eos_token_id", "pad_token_id",
                        "decoder_start_token_id"),
     model_types=("marian",),
