@@ -33,6 +33,14 @@ def test_command_parses_and_its_recipe_validates(argv):
     args = build_parser().parse_args(argv[1:]) if argv[1:] != ["--help"] else None
     if args is not None and args.command in ("run", "validate"):
         load_recipe(args.recipe, args.overrides)
+    if args is not None and args.command == "sweep":  # the space (given or next to the recipe) fits the recipe
+        from toolkit.recipe import SWEEP_SPACE_SUFFIX, find_recipe
+        from toolkit.sweep.space import check_against_recipe, load_space
+        from toolkit.sweep.study import recipe_data
+
+        path, base = recipe_data(args.recipe, args.overrides)
+        space = args.space or path.with_name(path.name.removesuffix(".yaml") + SWEEP_SPACE_SUFFIX)
+        check_against_recipe(load_space(space), base, str(path))
 
 
 @pytest.mark.parametrize("argv", [a for a in TOOLKIT if a[1] in CHEAP and a[1] != "--help"], ids=lambda a: " ".join(a[:3]))
