@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from ..errors import DataError, did_you_mean
 from ..paths import bundled_dir
 from ..yamlfile import DuplicateKeyError, describe_yaml_error, load_user_yaml
+from .documents import SPLITTERS
 from .text import check_steps
 
 # Formats our own readers parse (package files and local files) versus those `datasets` reads.
@@ -149,6 +150,16 @@ class Splits(_Strict):
         return value
 
 
+SplitterName = Literal[tuple(SPLITTERS)]  # the names toolkit.data.documents knows
+
+
+class Documents(_Strict):
+    """How a source without document marks is cut into documents (toolkit.data.documents)."""
+
+    split_on: SplitterName = Field(
+        description="title_lines: a run of rows without sentence-final punctuation (headline, author) starts a document.")
+
+
 class DataCard(_Strict):
     name: str
     description: str
@@ -169,6 +180,9 @@ class DataCard(_Strict):
     document_rows: int | None = Field(
         None, ge=1, description="For sources without document structure: this many consecutive rows form one document."
     )
+    documents: Documents | None = Field(
+        None, description="For sources without document structure: recover documents from the text "
+        "(split_on: title_lines, for newspaper articles); see toolkit.data.documents.")
     _path: Path | None = PrivateAttr(None)  # the file it was read from (not part of the cache key)
 
     @property
@@ -190,6 +204,9 @@ class DataCard(_Strict):
             if text_steps:
                 raise ValueError(f"preprocess: {text_steps} work on the text column, which none of the views "
                                  f"({', '.join(self.views)}) has; only dedupe applies to such rows")
+        if self.documents and self.document_rows:
+            raise ValueError("document_rows and documents both say what a document is; keep one "
+                             "(documents.split_on recovers real documents, document_rows takes blocks of rows)")
         if self.source.derived_from:
             self._check_derived()
         if self.source.mix:
@@ -199,7 +216,7 @@ class DataCard(_Strict):
         return self
 
     def _check_mix(self) -> None:
-        own = [name for name in _not_default(self) if name in ("document_rows", "labels", "preprocess", "splits")]
+        own = [name for name in _not_default(self) if name in ("document_rows", "documents", "labels", "preprocess", "splits")]
         if own:
             raise ValueError(f"{', '.join(own)}: a mixed card's rows and splits are its cards' own; set them there")
         if set(self.views) - set(MIX_VIEWS):
@@ -209,7 +226,7 @@ class DataCard(_Strict):
     def _check_derived(self) -> None:
         from .transforms import TRANSFORMS
 
-        own = [name for name in _not_default(self) if name in ("document_rows", "labels")]
+        own = [name for name in _not_default(self) if name in ("document_rows", "documents", "labels")]
         if own:
             raise ValueError(f"{', '.join(own)}: a derived card's rows come from its parent's; set them on the parent")
         gives = TRANSFORMS[self.source.transform].views

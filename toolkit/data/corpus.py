@@ -18,6 +18,7 @@ import datasets
 
 from ..errors import DataError
 from .card import DATASETS_FORMATS, DataCard, load_card, mix_parts, parent_card
+from .documents import with_documents
 from .mix import load_mix_corpus
 from .sources import iter_source_rows, load_with_datasets, local_files, nested_field
 from .text import apply_steps, build_pipeline
@@ -25,7 +26,7 @@ from .transforms import TRANSFORMS
 from .views import HOW_TO_GET, VIEWS
 
 # Rows depend on the code that reads, preprocesses and transforms them: any change there re-keys the cache.
-_CODE_FILES = ("card.py", "corpus.py", "sources.py", "text.py", "transforms.py", "pinyin.py", "mix.py")
+_CODE_FILES = ("card.py", "corpus.py", "documents.py", "sources.py", "text.py", "transforms.py", "pinyin.py", "mix.py")
 _CODE_VERSION = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes() for name in _CODE_FILES)).hexdigest()[:12]
 
 
@@ -54,15 +55,14 @@ def _generate_rows(card_json: str, split: str, max_rows: int | None, signature: 
     card = DataCard.model_validate_json(card_json)
     files = local_files(card)
     split_data = load_with_datasets(card, files) if _uses_datasets(card) else None
-    def numbered():
+    def first_rows():
         for number, row in enumerate(iter_source_rows(card, split_data, split, files)):
             if max_rows is not None and number >= max_rows:
                 break
-            if card.document_rows and "document" not in row:
-                row["document"] = number // card.document_rows
             yield row
 
-    yield from preprocessed(card, numbered())
+    split_on = card.documents.split_on if card.documents else None
+    yield from preprocessed(card, with_documents(first_rows(), split_on, card.document_rows))
 
 
 # What makes two rows the same for dedupe: the text, or both sides of a pair.

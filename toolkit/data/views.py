@@ -17,7 +17,8 @@ HOW_TO_GET = {
     "words": "add `segment` to the card's preprocess steps (jieba) or use a segmented source",
     "pos": "use a POS-tagged source (format word_pos)",
     "label": "use a labelled source (format labelled_lines, or map a column with source.columns)",
-    "document": "use a source with document structure (format json_docs)",
+    "document": "use a source with document structure (format json_docs), or say what a document is with "
+    "`documents: {split_on: title_lines}` (newspaper articles) or `document_rows: N`",
     "source": "use a parallel source and map its two sides with source.columns (e.g. {translation.en: source, "
     "translation.zh: target}), or derive the card from another with source.derived_from and a transform",
     "target": "use a parallel source and map its two sides with source.columns (e.g. {translation.en: source, "

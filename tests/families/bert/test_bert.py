@@ -160,3 +160,38 @@ def test_character_tags():
 def test_token_classification_needs_tags():
     with pytest.raises(toolkit.RecipeError, match="data.tags"):
         toolkit.load_recipe("bert/tiny_ner", ["data.tags=null"])
+
+
+def test_nsp_labels_follow_transformers_convention():
+    """label 0 = B is A's continuation in the same document, 1 = B comes from another document
+    (BertForPreTraining's next_sentence_label); segment A has token type 0, B (and its [SEP]) 1.
+    Every sentence names its document (甲..己) and its place in it (一..十), so each pair can be
+    checked against where its halves came from."""
+    import datasets
+
+    marks, places = "甲乙丙丁戊己", "一二三四五六七八九十"
+    rows = {"document": [], "text": []}
+    for document, mark in enumerate(marks):
+        for paragraph in range(0, 10, 2):
+            rows["document"].append(document)
+            rows["text"].append("".join(f"{mark * 3}{places[k]}。" for k in (paragraph, paragraph + 1)))
+    dataset = datasets.Dataset.from_dict(rows)
+    tokenizer = train_tokenizer(TokenizerSection(kind="char"), rows["text"], SPECIAL_TOKENS)
+    pairs = build_nsp_pairs(dataset, tokenizer, 64, whole_word=False, seed=1)
+    assert set(pairs["next_sentence_label"]) == {0, 1}
+    for ids, types, label in zip(pairs["input_ids"], pairs["token_type_ids"], pairs["next_sentence_label"]):
+        tokens = tokenizer.convert_ids_to_tokens(ids)
+        first_sep = tokens.index("[SEP]")
+        assert types == [0] * (first_sep + 1) + [1] * (len(ids) - first_sep - 1)
+        a, b = "".join(tokens[1:first_sep]), "".join(tokens[first_sep + 1:-1])
+        doc_a, doc_b = {c for c in a if c in marks}, {c for c in b if c in marks}
+        assert len(doc_a) == 1 and len(doc_b) == 1
+        if label == 0:
+            assert doc_a == doc_b
+            last_a, first_b = places.index([c for c in a if c in places][-1]), places.index([c for c in b if c in places][0])
+            assert first_b == last_a + 1, f"B continues A: {a} | {b}"
+        else:
+            assert doc_a != doc_b, f"a random B comes from another document: {a} | {b}"
+    collated = MaskingCollator(tokenizer)(list(pairs.select(range(4))))
+    assert collated["token_type_ids"].tolist()[0][: len(pairs[0]["token_type_ids"])] == pairs[0]["token_type_ids"]
+    assert collated["next_sentence_label"].tolist() == pairs["next_sentence_label"][:4]
