@@ -58,7 +58,7 @@ def test_peoples_daily_articles():
     whole = card.model_copy(update={"splits": card.splits.model_copy(update={"validation": 0, "test": 0})})
     train = load_corpus(whole, view="documents", max_rows=36)["train"]
     starts = [text for i, text in enumerate(train["text"]) if i == 0 or train["document"][i] != train["document"][i - 1]]
-    assert starts[:3] == ["迈向充满希望的新世纪——一九九八年新年讲话(附图片1张)",
+    assert starts[:3] == ["迈向充满希望的新世纪——一九九八年新年讲话（附图片1张）",
                           "在十五大精神指引下胜利前进——元旦献辞", "北京举行新年音乐会"]
     assert [train["document"].count(d) for d in sorted(set(train["document"]))] == [16, 10, 10]
 
