@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from .errors import RecipeError, did_you_mean
 from .paths import bundled_dir
-from .yamlfile import DuplicateKeyError, describe_yaml_error, load_user_yaml
+from .yamlfile import DuplicateKeyError, describe_yaml_error, load_user_yaml, read_user_yaml
 
 
 def _yaml_no(value: Any) -> Any:
@@ -402,12 +402,7 @@ def recipe_data(name_or_path: str | Path, overrides: list[str] | None = None) ->
         stem = path.name.removesuffix(SWEEP_SPACE_SUFFIX)
         raise RecipeError(f"{path} is a search space of `toolkit sweep`, not a recipe: search with it by "
                           f"`toolkit sweep {path.with_name(stem + '.yaml')} --space {path}`.")
-    try:
-        data = load_user_yaml(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"Recipe {path} is not valid YAML{describe_yaml_error(exc)}.") from None
-    except UnicodeDecodeError as exc:
-        raise RecipeError(f"Recipe {path} is not UTF-8 text (byte {exc.start}).") from None
+    data = read_user_yaml(path, RecipeError, "Recipe")
     if data is not None and not isinstance(data, dict):
         return path, data  # not a mapping: recipe_from_dict names the problem
     return path, apply_overrides(data or {}, list(overrides or []))

@@ -53,6 +53,18 @@ def load_user_yaml(text: str) -> Any:
     return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
+def read_user_yaml(path, error: type[Exception], what: str) -> Any:
+    """The YAML file at ``path`` parsed as load_user_yaml does; a file that is not UTF-8 or not valid
+    YAML raises ``error`` in one line naming ``what`` it should be ("Recipe", "Search space") and
+    where it went wrong."""
+    try:
+        return load_user_yaml(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise error(f"{what} {path} is not valid YAML{describe_yaml_error(exc)}.") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {path} is not UTF-8 text (byte {exc.start}).") from None
+
+
 def describe_yaml_error(exc: yaml.YAMLError) -> str:
     """' at line L, column C: problem' - one line, without PyYAML's multi-line source excerpt."""
     if isinstance(exc, yaml.reader.ReaderError):  # binary data, or a control character

@@ -23,10 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import RecipeError, SweepError, did_you_mean
-from ..yamlfile import describe_yaml_error, load_user_yaml
+from ..yamlfile import read_user_yaml
 
 SETTINGS = ("metric", "direction")
 DIRECTIONS = ("minimize", "maximize")
@@ -100,12 +98,7 @@ def load_space(path: str | Path) -> SearchSpace:
         raise SweepError(f"Search space {path}: no such file. Write a YAML file of recipe keys and ranges, e.g. "
                          f"'train.optimizer.lr: {{type: float, low: 1.0e-4, high: 1.0e-2, log: true}}' "
                          f"(see recipes/word2vec/skipgram_word_pd98.sweep.yaml).")
-    try:
-        data = load_user_yaml(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SweepError(f"Search space {path} is not valid YAML{describe_yaml_error(exc)}.") from None
-    except UnicodeDecodeError as exc:
-        raise SweepError(f"Search space {path} is not UTF-8 text (byte {exc.start}).") from None
+    data = read_user_yaml(path, SweepError, "Search space")
     if not isinstance(data, dict):
         raise SweepError(f"Search space {path}: expected a YAML mapping of recipe keys to ranges, got "
                          f"{type(data).__name__}.")
