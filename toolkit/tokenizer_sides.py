@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import ToolkitError
+from .families import ensure_registered
 
 TARGET_FOLDER = "target_tokenizer"  # in a model folder: the target side's tokenizer, when it has its own
 SHARED_ROLES = ("bos_token", "eos_token", "pad_token", "unk_token")
@@ -70,6 +71,7 @@ def with_saved_target(tokenizer, source: str | Path, trust_remote_code: bool = F
     if local and folder is None:
         return tokenizer
     try:
+        ensure_registered()  # a folder's tokenizer may name the toolkit's own model types
         target = (AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code) if local else
                   AutoTokenizer.from_pretrained(str(source), subfolder=TARGET_FOLDER, trust_remote_code=trust_remote_code))
     except (OSError, ValueError) as exc:

@@ -102,7 +102,7 @@ def test_crf_baseline_tags_ner_chunks(tmp_path):
 def test_ngram_baseline_scores_the_packed_blocks_of_the_lm(tmp_path):
     from toolkit.baselines import fit_baseline
 
-    recipe = load_recipe("gpt2/tiny_pretrain", [*SMALL, "data.block_size=32", "eval.max_batches=2", "train.batch_size=4",
+    recipe = load_recipe("gpt2/tiny_pretrain", [*SMALL, "data.max_rows=1500", "data.block_size=32", "eval.max_batches=2", "train.batch_size=4",
                                                 f"output.dir={tmp_path / 'run'}"])
     found = fit_baseline(recipe, "validation", order=3)
     # 2 batches of 4 blocks, each predicting its last 31 tokens (the first has no history).

@@ -256,7 +256,7 @@ def load_corpus(
     if card.source.mix:
         if view:
             check_view(card, view)  # before the parts are read
-        corpus = load_mix_corpus(card, max_rows)
+        corpus = load_mix_corpus(card, max_rows, load_corpus)
         return select_view(corpus, card, view) if view else corpus
     files = local_files(card)
     signature = source_signature(card, files)

@@ -19,10 +19,9 @@ SPLITS = ("train", "validation", "test")
 DOCUMENT_STRIDE = 10**12
 
 
-def load_mix_corpus(card: DataCard, max_rows: int | None) -> datasets.DatasetDict:
-    """The mixed card's splits, columns ``text`` and ``document``; ``max_rows`` goes to each part."""
-    from .corpus import load_corpus
-
+def load_mix_corpus(card: DataCard, max_rows: int | None, load_corpus) -> datasets.DatasetDict:
+    """The mixed card's splits, columns ``text`` and ``document``; ``max_rows`` goes to each part,
+    which ``load_corpus`` (the corpus module's, passed in to keep the modules' imports one-way) loads."""
     joined: dict[str, list[datasets.Dataset]] = {}
     for index, (part, spec) in enumerate(zip(mix_parts(card), card.source.mix)):
         has_documents = "documents" in part.views
