@@ -28,7 +28,7 @@ def test_the_schema_has_no_task_section():
 
 def test_misspelt_key_of_a_task_section_gets_did_you_mean_and_the_allowed_keys():
     message = _error("bert/tiny_pretrain", "mlm.probabilty=0.2")
-    assert ("unknown key 'mlm.probabilty' (did you mean 'probability'?); allowed here: probability, whole_word_mask"
+    assert ("unknown key 'mlm.probabilty' (did you mean 'probability'?); allowed here: probability, whole_word_mask, nsp_weight"
             in message)
 
 
@@ -57,7 +57,7 @@ def test_another_tasks_section_is_refused():
 def test_task_section_is_a_typed_section_after_the_check_and_round_trips():
     recipe = load_recipe("bert/tiny_pretrain", ["mlm.probability=0.2"])
     assert recipe.mlm.probability == 0.2 and recipe.mlm.whole_word_mask is False
-    assert yaml.safe_load(recipe.to_yaml())["mlm"] == {"probability": 0.2, "whole_word_mask": False}
+    assert yaml.safe_load(recipe.to_yaml())["mlm"] == {"probability": 0.2, "whole_word_mask": False, "nsp_weight": 1.0}
     assert checked_recipe_from_dict(yaml.safe_load(recipe.to_yaml())) == recipe
 
 

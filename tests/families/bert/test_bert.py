@@ -195,3 +195,28 @@ def test_nsp_labels_follow_transformers_convention():
     collated = MaskingCollator(tokenizer)(list(pairs.select(range(4))))
     assert collated["token_type_ids"].tolist()[0][: len(pairs[0]["token_type_ids"])] == pairs[0]["token_type_ids"]
     assert collated["next_sentence_label"].tolist() == pairs["next_sentence_label"][:4]
+
+
+def test_nsp_weight_scales_only_the_next_sentence_loss(tokenizer):
+    """mlm.nsp_weight: weight 1 is BertForPreTraining's own loss, weight 0 is MLM alone, and the
+    weight multiplies exactly the NSP part."""
+    from transformers import BertConfig, BertForPreTraining
+
+    from toolkit.families.bert.pretrain import make_pretraining_loss, weighted_pretraining_loss
+    from toolkit.tasks.base import token_loss
+
+    torch.manual_seed(0)
+    model = BertForPreTraining(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                                          num_attention_heads=2, intermediate_size=64)).eval()
+    corpus = load_corpus("peoples_daily_1998", view="word_documents", max_rows=200)
+    pairs = build_nsp_pairs(corpus["train"], tokenizer, 64, whole_word=False, seed=0)
+    batch = MaskingCollator(tokenizer, seed=0)(list(pairs.select(range(8))))
+    with torch.no_grad():
+        own = model(**batch).loss
+        one, tokens = weighted_pretraining_loss(model, batch, 1.0)
+        zero, _ = weighted_pretraining_loss(model, batch, 0.0)
+        three, _ = weighted_pretraining_loss(model, batch, 3.0)
+    assert torch.allclose(one, own, atol=1e-5) and tokens == int(batch["attention_mask"].sum())
+    nsp = one - zero
+    assert nsp > 0 and torch.allclose(three, zero + 3 * nsp, atol=1e-5)
+    assert make_pretraining_loss(toolkit.load_recipe("bert/tiny_pretrain")) is token_loss

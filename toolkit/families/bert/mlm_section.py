@@ -14,3 +14,5 @@ class MlmSection(Section):
 
     probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens to predict (80/10/10 rule).")
     whole_word_mask: bool = Field(False, description="Mask whole words (jieba or the corpus's segmentation).")
+    nsp_weight: float = Field(1.0, ge=0, description=(
+        "Weight of the next-sentence loss in MLM + weight * NSP (1: BERT's plain sum; 0: MLM only)."))

@@ -45,6 +45,33 @@ def collate(tokenizer, recipe, for_eval: bool):
     return MaskingCollator(tokenizer, recipe.mlm.probability, recipe.mlm.whole_word_mask, seed=seed)
 
 
+def weighted_pretraining_loss(model, batch, nsp_weight: float):
+    """MLM + nsp_weight * NSP from the model's logits (weight 1 equals the model's own loss), and the
+    real tokens the batch covered."""
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "next_sentence_label")}
+    out = model(**inputs)
+    logits = out.prediction_logits
+    mlm = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
+                                            batch["labels"].reshape(-1), ignore_index=IGNORE)
+    nsp = torch.nn.functional.cross_entropy(out.seq_relationship_logits.float(), batch["next_sentence_label"])
+    mask = batch.get("attention_mask")
+    return mlm + nsp_weight * nsp, int(mask.sum() if mask is not None else batch["input_ids"].numel())
+
+
+def make_pretraining_loss(recipe):
+    """BERT's plain MLM + NSP sum (the model's own loss), or MLM + mlm.nsp_weight * NSP.
+
+    A tiny model's MLM gradients dwarf NSP's early on (MLM starts near ln(vocab) ~ 8.5, NSP at
+    ln 2), so a larger weight lets NSP learn within a short CPU budget. The weighted loss is built
+    from the model's logits, so it works unchanged under DDP/FSDP wrappers."""
+    from ...tasks.base import token_loss
+
+    weight = recipe.mlm.nsp_weight
+    if weight == 1.0:
+        return token_loss
+    return lambda model, batch: weighted_pretraining_loss(model, batch, weight)
+
+
 def score_pretraining(accelerator, model, batches, recipe, labels, tokenizer) -> dict[str, float]:
     """MLM accuracy and perplexity over the masked tokens; NSP accuracy over the pairs."""
     from ...metrics import load_metric
@@ -88,8 +115,10 @@ TASK = TorchTask(
     encode=encode,
     collate=collate,
     score=score_pretraining,
+    make_loss=make_pretraining_loss,
     headline=lambda recipe: ("mlm_accuracy", "mlm_perplexity", "nsp_accuracy"),
     extra_metrics=lambda recipe, labels: {"whole_word_mask": recipe.mlm.whole_word_mask,
-                                          "mlm_probability": recipe.mlm.probability},
+                                          "mlm_probability": recipe.mlm.probability,
+                                          "nsp_weight": recipe.mlm.nsp_weight},
     tokenizer_texts=texts_of,
 )
