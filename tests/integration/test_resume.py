@@ -37,10 +37,11 @@ def small_card(tmp_path) -> str:
     """25 paragraphs of People's Daily as a local text corpus: about 6 batches an epoch."""
     from toolkit.data import load_corpus
 
-    # Paragraphs, not short headlines: the 2 held-out rows must hold a block of 32 tokens. (With
-    # len >= 40 instead, the signal-resume test below saw equal step losses but a final evaluation
-    # 0.0024 apart from the uninterrupted run: a lead on resume exactness not yet followed up.)
-    texts = [t for t in load_corpus("peoples_daily_1998", view="text", max_rows=400)["train"]["text"] if len(t) >= 20][:25]
+    # Paragraphs, not short headlines: the 2 held-out rows must hold a block of 32 tokens. With
+    # 40+ characters an epoch is exactly 7 steps, so the signal test's step-7 checkpoint sits at
+    # an epoch's end, right after evaluations cut at eval.max_batches: the case that showed
+    # gradient accumulation switched off by a cut evaluation (fixed in runner.eval_batches).
+    texts = [t for t in load_corpus("peoples_daily_1998", view="text", max_rows=400)["train"]["text"] if len(t) >= 40][:25]
     (tmp_path / "small.txt").write_text("\n".join(texts), encoding="utf-8")
     card = tmp_path / "small.yaml"
     card.write_text(f"name: small\ndescription: 25 paragraphs\nsource: {{files: '{tmp_path}/small.txt'}}\n"
@@ -166,3 +167,35 @@ def test_sigterm_to_the_relaunching_process_reaches_the_launched_ones(tmp_path):
     threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
     assert _wait_through_ctrl_c(child) == 130
     assert marker.read_text() == "SIGTERM"
+
+
+def test_gradient_accumulation_survives_cut_evaluations(straight_run, tmp_path, monkeypatch):
+    """Every optimizer step of a grad_accum=2 run takes 2 micro-batches (the last of an epoch may
+    take 1), before and after evaluations that stop at eval.max_batches. A cut evaluation used to
+    leave its loader registered as Accelerate's active one, and every later micro-batch synced."""
+    from transformers import GPT2LMHeadModel
+
+    overrides, _ = straight_run
+    forward = GPT2LMHeadModel.forward
+    calls = []
+
+    def counting(self, *args, **kwargs):
+        if self.training:
+            calls.append(1)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(GPT2LMHeadModel, "forward", counting)
+    per_step, seen = [], [0]
+
+    def count_step(state):
+        per_step.append((state.step, state.epoch, len(calls) - seen[0]))
+        seen[0] = len(calls)
+
+    toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, "train.eval_every=1", f"output.dir={tmp_path / 'c'}"],
+                callbacks=[count_step])
+    assert len(per_step) == 12
+    # (A step's epoch is counted up only when the next batch is asked for, so a step that ends an
+    # epoch still carries its own epoch: a 1-micro-batch step must be followed by the next epoch.)
+    for (step, epoch, micro_batches), (_, next_epoch, _) in zip(per_step, per_step[1:] + [(None, None, 2)]):
+        assert micro_batches == 2 or (micro_batches == 1 and next_epoch == epoch + 1), per_step
+    assert sum(n for _, _, n in per_step) >= 22, "at most one short step per epoch"

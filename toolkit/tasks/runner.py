@@ -29,8 +29,26 @@ from .common import (
 
 
 def eval_batches(loader, max_batches: int | None):
-    """The evaluation batches of a loader, at most ``max_batches`` of them (None: all)."""
-    return loader if max_batches is None else itertools.islice(loader, max_batches)
+    """The evaluation batches of a loader, at most ``max_batches`` of them (None: all).
+
+    Accelerate registers a prepared loader as the "active" one when its iteration starts and
+    unregisters it only when the iteration runs to its end. An evaluation cut at ``max_batches``
+    never gets there, so the evaluation loader would stay active for the rest of training, and
+    ``accelerator.accumulate`` (which syncs gradients when the *active* loader is at its end)
+    would then sync at every micro-batch: gradient accumulation silently off after the first
+    evaluation, and a resumed run (no evaluation yet) training differently from an uninterrupted
+    one. So a cut iteration ends the loader's registration itself."""
+    if max_batches is None:
+        yield from loader
+        return
+    iterator = iter(loader)
+    try:
+        yield from itertools.islice(iterator, max_batches)
+    finally:
+        if hasattr(iterator, "close"):
+            iterator.close()
+        if hasattr(loader, "end"):  # accelerate's DataLoaderStateMixin.end(): unregister, idempotent
+            loader.end()
 
 
 def head_config(labels: list[str] | None) -> dict[str, Any]:
@@ -52,7 +70,11 @@ def score(task, family, accelerator, model, loader, recipe: Recipe, labels, toke
     """The task's metrics on (at most ``max_batches`` of) a loader, plus the family's extras (ELMo's
     layer mix), whose names are added to ``extras``."""
     model.eval()
-    result = task.score(accelerator, model, eval_batches(loader, max_batches), recipe, labels, tokenizer)
+    batches = eval_batches(loader, max_batches)
+    try:
+        result = task.score(accelerator, model, batches, recipe, labels, tokenizer)
+    finally:
+        batches.close()  # a score that stopped early still unregisters a cut loader (see eval_batches)
     if family.evaluation_extras:
         found = registry.import_target(family.evaluation_extras)(accelerator.unwrap_model(model))
         result.update(found)
