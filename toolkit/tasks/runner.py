@@ -22,6 +22,7 @@ from ..pretrained import parameter_counts
 from ..recipe import Recipe
 from ..tokenizer_sides import has_target
 from ..training import build_optimizer, build_scheduler, fit, make_accelerator
+from ..training.setup import model_is_sharded
 from ..training.checkpoints import disk_full_guard, model_bytes
 from .common import (
     RunOutcome, finish_run, hardware, load_task_corpus, prepare_model, refresh_model_card, run_tokenizer, save_model,
@@ -151,10 +152,16 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
 
     carried: set[str] = set()  # the family's extras (ELMo's layer weights), also copied to metrics.json's top level
 
+    # Sharded weights (FSDP) are gathered layer by layer inside each forward pass, a collective every
+    # process must join: then all processes generate the samples (the same ones: same weights, same
+    # seed) and all gather the weights for the final save, where otherwise the main process alone does.
+    sharded = model_is_sharded(accelerator)
+
     def evaluate(current):
         result = score(task, family, accelerator, current, eval_dl, recipe, labels, tokenizer, recipe.eval.max_batches, carried)
-        if task.samples and accelerator.is_main_process:
-            if samples := task.samples(accelerator, accelerator.unwrap_model(current), tokenizer, recipe):
+        if task.samples and (accelerator.is_main_process or sharded):
+            samples = task.samples(accelerator, accelerator.unwrap_model(current), tokenizer, recipe)
+            if samples and accelerator.is_main_process:
                 result["samples"] = samples
         return result
 
@@ -164,13 +171,19 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
         evaluate_first=bool(recipe.model.init_from), data_fingerprint=fingerprint,
     )
     metrics: dict[str, Any] = {}
+    full_weights = accelerator.get_state_dict(model) if sharded else None  # a collective: every process
     if accelerator.is_main_process:
         unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
         with disk_full_guard(Path(run_dir), lambda: model_bytes(unwrapped), cleanup=_weight_files(run_dir)):
-            counts = save_model(unwrapped, tokenizer, run_dir, recipe)
+            counts = save_model(unwrapped, tokenizer, run_dir, recipe, state_dict=full_weights)
             if task.finish_folder:
                 task.finish_folder(Path(run_dir))
-        figures = draw_figures(task, unwrapped, tokenizer, recipe, Path(run_dir), accelerator)
+        if sharded and task.figures:  # drawing runs the model on this process alone, which sharding forbids
+            accelerator.print("note: no figures in the run folder: the model is sharded (FSDP); "
+                              "draw them from the saved folder.")
+            figures = []
+        else:
+            figures = draw_figures(task, unwrapped, tokenizer, recipe, Path(run_dir), accelerator)
         final = state.evals[-1]
         headline = {name: final[name] for name in task.headline(recipe)}
         metrics = {
