@@ -160,7 +160,7 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
     def evaluate(current):
         result = score(task, family, accelerator, current, eval_dl, recipe, labels, tokenizer, recipe.eval.max_batches, carried)
         if task.samples and (accelerator.is_main_process or sharded):
-            samples = task.samples(accelerator, accelerator.unwrap_model(current), tokenizer, recipe)
+            samples = task.samples(accelerator, accelerator.unwrap_model(current, keep_torch_compile=False), tokenizer, recipe)
             if samples and accelerator.is_main_process:
                 result["samples"] = samples
         return result
@@ -173,7 +173,7 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
     metrics: dict[str, Any] = {}
     full_weights = accelerator.get_state_dict(model) if sharded else None  # a collective: every process
     if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+        unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False, keep_torch_compile=False)
         with disk_full_guard(Path(run_dir), lambda: model_bytes(unwrapped), cleanup=_weight_files(run_dir)):
             counts = save_model(unwrapped, tokenizer, run_dir, recipe, state_dict=full_weights)
             if task.finish_folder:

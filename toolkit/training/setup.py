@@ -38,6 +38,9 @@ def make_accelerator(train: TrainSection, seed: int, run_dir: Path, track: bool 
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=seed),
         project_config=ProjectConfiguration(project_dir=str(run_dir), logging_dir=str(Path(run_dir) / "logs")),
         log_with=log_with,
+        # train.compile: prepare() wraps the model in torch.compile (inductor). Off, the launch config's
+        # dynamo settings (if any) decide, as Accelerate does by default.
+        dynamo_backend="inductor" if train.compile else None,
     )
     _check_fsdp_honoured(accelerator)
     if log_with:
