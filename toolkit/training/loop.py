@@ -176,6 +176,7 @@ def fit(
                             "loss": mean_loss,
                             "lr": scheduler.get_last_lr()[0],
                             "tokens_per_second": window_tokens / max(elapsed, 1e-9),
+                            "seconds": elapsed,  # of training in this window (benchmarks/mfu.py sums them)
                             "epoch": state.epoch,
                         }
                         state.log.append(record)
