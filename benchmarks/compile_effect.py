@@ -38,7 +38,8 @@ def time_steps(recipe, vocab_size: int, steps: int, workdir: Path) -> tuple[list
 
     family = registry.family("gpt2")
     accelerator = make_accelerator(recipe.train, recipe.seed, workdir, track=False)  # seeds torch too
-    config = GPT2Config(**{**family.sizes[recipe.model.size], **recipe.model.config}, vocab_size=vocab_size)
+    config = GPT2Config(**{**family.sizes[recipe.model.size], **recipe.model.config}, vocab_size=vocab_size,
+                        bos_token_id=0, eos_token_id=0)  # GPT-2's 50256 is outside a small vocabulary
     model = family.prepare(family.build(config))
     optimizer = build_optimizer(model, recipe.train)
     model, optimizer = accelerator.prepare(model, optimizer)
