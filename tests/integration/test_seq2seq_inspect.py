@@ -16,11 +16,11 @@ TINY_RUN = ["data.max_rows=400", "train.batch_size=8", "train.max_steps=2", "tra
 SOURCES = ["zhong1 guo2 ren2 min2", "jin1 tian1 tian1 qi4 hen3 hao3"]
 
 
-def _train(tmp_path_factory, recipe: str, config: str, name: str):
+def _train(tmp_path_factory, recipe: str, config: str, name: str, *more: str):
     from toolkit.api import run
 
     folder = tmp_path_factory.mktemp(name) / "run"
-    return run(recipe, [config, *TINY_RUN, f"output.dir={folder}"]).run_dir
+    return run(recipe, [config, *TINY_RUN, *more, f"output.dir={folder}"]).run_dir
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,8 @@ def transformer_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def conv_run(tmp_path_factory):
     return _train(tmp_path_factory, "conv_seq2seq/tiny_pinyin",
-                  "model.config={embedding_size: 32, hidden_size: 32, encoder_layers: 2, decoder_layers: 2}", "conv")
+                  "model.config={embedding_size: 32, hidden_size: 32, encoder_layers: 2, decoder_layers: 2}", "conv",
+                  "train.eval_every=1")  # two evaluations, each drawing its own attention maps
 
 
 def _cli(capsys, *args):
@@ -205,14 +206,19 @@ def test_cjk_glyphs_render_as_glyphs_not_boxes():
     assert cjk_font().get_file() == str(cjk_font_path())
 
 
-def test_each_run_draws_its_samples_attention_and_the_card_shows_one(conv_run):
+def test_each_evaluation_draws_the_samples_attention_and_the_card_shows_the_last(conv_run):
     from toolkit.rundir import _unrecognised, read_run_recipe
 
     samples = read_run_recipe(conv_run).eval.samples
-    assert sorted(p.name for p in (conv_run / "attention").iterdir()) == [f"sample_{n}.png" for n in range(1, len(samples) + 1)]
-    figures = json.loads((conv_run / "metrics.json").read_text(encoding="utf-8"))["figures"]
-    assert [f["file"] for f in figures] == ["attention/sample_1.png"]
-    assert f"]({figures[0]['file']})" in (conv_run / "README.md").read_text(encoding="utf-8")
+    assert len(samples) == 2
+    assert sorted(p.name for p in (conv_run / "attention").iterdir()) == [
+        f"step-00000{step}-sample-{n}.png" for step in (1, 2) for n in (1, 2)]
+    metrics = json.loads((conv_run / "metrics.json").read_text(encoding="utf-8"))
+    assert [[f["file"] for f in e["figures"]] for e in metrics["evals"]] == [
+        ["attention/step-000001-sample-1.png"], ["attention/step-000002-sample-1.png"]]
+    assert metrics["figures"] == metrics["evals"][-1]["figures"]
+    card = (conv_run / "README.md").read_text(encoding="utf-8")
+    assert "](attention/step-000002-sample-1.png)" in card and "step-000001" not in card
     # The maps and the pipeline file are the run's own: output.overwrite may replace the folder.
     assert _unrecognised(conv_run) == []
 

@@ -151,11 +151,16 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
 
     carried: set[str] = set()  # the family's extras (ELMo's layer weights), also copied to metrics.json's top level
 
-    def evaluate(current):
+    def evaluate(current, step):
         result = score(task, family, accelerator, current, eval_dl, recipe, labels, tokenizer, recipe.eval.max_batches, carried)
-        if task.samples and accelerator.is_main_process:
-            if samples := task.samples(accelerator, accelerator.unwrap_model(current), tokenizer, recipe):
+        if accelerator.is_main_process:
+            unwrapped = accelerator.unwrap_model(current)
+            if task.samples and (samples := task.samples(accelerator, unwrapped, tokenizer, recipe)):
                 result["samples"] = samples
+            # Drawn at every evaluation (the last one is of the final model, which fit() always
+            # evaluates), so the run folder shows how the model changed over training.
+            if figures := draw_figures(task, unwrapped, tokenizer, recipe, Path(run_dir), step, accelerator):
+                result["figures"] = figures
         return result
 
     state = fit(
@@ -170,7 +175,6 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
             counts = save_model(unwrapped, tokenizer, run_dir, recipe)
             if task.finish_folder:
                 task.finish_folder(Path(run_dir))
-        figures = draw_figures(task, unwrapped, tokenizer, recipe, Path(run_dir), accelerator)
         final = state.evals[-1]
         headline = {name: final[name] for name in task.headline(recipe)}
         metrics = {
@@ -191,8 +195,8 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
             "evals": state.evals,
             "log": state.log,
         }
-        if figures:
-            metrics["figures"] = figures
+        if final.get("figures"):  # the last evaluation's, which the model card shows
+            metrics["figures"] = final["figures"]
         if state.evals[0]["step"] == 0:  # fine-tuning: how the pretrained model did before
             metrics["before"] = state.evals[0]
         with disk_full_guard(Path(run_dir), lambda: len(json.dumps(metrics, default=str)) + 2**20):
@@ -209,14 +213,14 @@ def vocabulary_sizes(tokenizer) -> str:
     return str(len(tokenizer))
 
 
-def draw_figures(task, model, tokenizer, recipe: Recipe, run_dir: Path, accelerator) -> list[dict]:
-    """The task's figures of the trained model (its ``figures`` hook); a figure that cannot be drawn
-    (an unwritable folder, a missing font package) is reported and skipped: it must not cost the
-    finished run its metrics and model card."""
+def draw_figures(task, model, tokenizer, recipe: Recipe, run_dir: Path, step: int, accelerator) -> list[dict]:
+    """The task's figures of the model at an evaluation (its ``figures`` hook); a figure that cannot
+    be drawn (an unwritable folder, a missing font package) is reported and skipped: it must not
+    cost the run its training, metrics and model card."""
     if not task.figures:
         return []
     try:
-        return registry.import_target(task.figures)(model, tokenizer, recipe, run_dir)
+        return registry.import_target(task.figures)(model, tokenizer, recipe, run_dir, step)
     except ToolkitError as error:
         accelerator.print(f"note: no figures in the run folder: {error}")
         return []

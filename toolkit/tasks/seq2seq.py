@@ -304,6 +304,7 @@ TASK = TorchTask(
     finish_model=finish_model,
     finish_folder=add_pipeline,
     samples=sample_translations,
-    # The cross-attention heatmaps of the eval.samples (attention/sample_N.png), drawn by a module that builds on this one.
+    # The cross-attention heatmaps of the eval.samples at each evaluation (attention/step-S-sample-N.png),
+    # drawn by a module that builds on this one.
     figures="toolkit.tasks.seq2seq_attention:write_sample_maps",
 )
