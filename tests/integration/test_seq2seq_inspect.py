@@ -250,3 +250,21 @@ def test_compare_shows_seq2seq_scores_and_plots_them_per_source_length(transform
     code, out, err = _cli(capsys, "compare", other, "--plot", "", "--bucket-plot", tmp_path / "none.png")
     assert code == 0, err
     assert not (tmp_path / "none.png").exists() and "per source length" not in out
+
+
+def test_eval_stores_the_per_length_figures_as_a_png_next_to_metrics(conv_run, tmp_path, capsys):
+    """`toolkit eval RUN --split test` draws its BLEU and CER per source length (the plot of
+    `toolkit compare --bucket-plot`) into the run folder, records it and shows it on the card."""
+    from toolkit.rundir import _unrecognised
+
+    run = tmp_path / "run"
+    shutil.copytree(conv_run, run)  # the module's run stays as trained for the other tests
+    code, out, err = _cli(capsys, "eval", run, "--split", "test", "--max-batches", "1")
+    assert code == 0, err
+    figure = run / "buckets-pinyin_pd98-test.png"
+    assert figure.is_file() and figure.stat().st_size > 0
+    assert f"{figure}: BLEU and CER per source length on pinyin_pd98 test" in out
+    evaluation = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["evaluations"][-1]
+    assert evaluation["split"] == "test" and [f["file"] for f in evaluation["figures"]] == [figure.name]
+    assert f"]({figure.name})" in (run / "README.md").read_text(encoding="utf-8")
+    assert _unrecognised(run) == []

@@ -12,7 +12,6 @@ HEADLINE = ("perplexity", "forward_perplexity", "backward_perplexity", "accuracy
             "bleu", "chrf", "cer", "exact_match", "alignment_accuracy")
 # Figures of the last evaluation that a task reports without making them headline metrics.
 FROM_LAST_EVAL = ("alignment_accuracy",)
-BUCKET_METRICS = (("bleu", "BLEU"), ("cer", "CER (character error rate)"))
 
 
 def compare_runs(run_dirs: list[str | Path], plot: str | Path | None = None,
@@ -83,32 +82,10 @@ def plot_curves(curves: list[tuple[str, list[dict]]], path: Path) -> None:
 
 
 def plot_buckets(buckets: list[tuple[str, dict]], path: Path) -> None:
-    """BLEU and CER per source-length bucket (shortest sources left), one line per run, to ``path``."""
-    import matplotlib
+    """BLEU and CER per source-length bucket, one line per run, to ``path``."""
+    from ..reporting.bucket_plot import plot_buckets as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..reporting.figures import save_figure
-
-    # Buckets in order of their shortest source ("1-10", "11-15", ..., "21+"), whichever runs have them.
-    names = sorted({name for _, scores in buckets for name in scores}, key=lambda name: int(name.split("-")[0].rstrip("+")))
-    fig, axes = plt.subplots(1, len(BUCKET_METRICS), figsize=(5 * len(BUCKET_METRICS), 4), dpi=100, layout="constrained")
-    for ax, (key, label) in zip(axes, BUCKET_METRICS):
-        for run, scores in buckets:
-            shown = [name for name in names if key in scores.get(name, {})]
-            ax.plot([names.index(name) for name in shown], [scores[name][key] for name in shown], marker="o",
-                    label=run, linewidth=1.2)
-        ax.set_xticks(range(len(names)), names)
-        ax.set_xlabel("source length (tokens)")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].legend()
-    try:
-        save_figure(fig, path, "per-length plot", "give --bucket-plot a writable path (such as compare_buckets.png) or "
-                                                  "--bucket-plot '' for none")
-    finally:
-        plt.close(fig)
+    draw(buckets, path, "give --bucket-plot a writable path (such as compare_buckets.png) or --bucket-plot '' for none")
 
 
 def _format(value) -> str:

@@ -92,6 +92,10 @@ class TorchTask:
     # metrics.json's "figures", which the model card shows. Named rather than imported, so the
     # drawing module may build on the task's own module.
     figures: str | None = None
+    # "module:function" that draws figures of a re-evaluation (`toolkit eval`) next to a run folder's
+    # metrics.json: (scores as task.score returns them, run_dir, card name, split) -> [{"file",
+    # "caption"}], kept with that evaluation in metrics.json and shown by the model card.
+    eval_figures: str | None = None
 
     def run(self, recipe, run_dir: Path, resume: bool = False, callbacks=()):
         from .runner import run_task

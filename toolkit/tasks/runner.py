@@ -226,6 +226,18 @@ def draw_figures(task, model, tokenizer, recipe: Recipe, run_dir: Path, step: in
         return []
 
 
+def draw_eval_figures(task, found: dict, run_dir: Path, card: str, split: str, accelerator) -> list[dict]:
+    """The task's figures of a re-evaluation (its ``eval_figures`` hook), skipped with a note when
+    they cannot be drawn: the scores still reach metrics.json."""
+    if not task.eval_figures:
+        return []
+    try:
+        return registry.import_target(task.eval_figures)(found, run_dir, card, split)
+    except ToolkitError as error:
+        accelerator.print(f"note: no figures in the run folder: {error}")
+        return []
+
+
 def _weight_files(run_dir: Path) -> list[Path]:
     """The weight files a final save writes: a partial one is removed when the disk fills up, so
     the folder never holds a truncated model (its checkpoint is kept for --resume)."""
@@ -273,7 +285,10 @@ def evaluate_run(task, run_dir: Path, recipe: Recipe, split: str, card: str | No
     found = score(task, family, accelerator, model, loader, recipe, labels, tokenizer, max_batches)
     result = {name: value for name, value in found.items() if isinstance(value, (int, float))}
     if accelerator.is_main_process and is_run_dir(run_dir):
-        metrics.setdefault("evaluations", []).append({"split": split, "card": card, "metrics": result})
+        entry = {"split": split, "card": card, "metrics": result}
+        if figures := draw_eval_figures(task, found, Path(run_dir), data_card.name, split, accelerator):
+            entry["figures"] = figures
+        metrics.setdefault("evaluations", []).append(entry)
         write_metrics(run_dir, metrics)
         refresh_model_card(run_dir, recipe, task.pipeline_tag, usage_text(task, family, run_dir))
     return result
