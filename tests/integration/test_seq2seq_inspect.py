@@ -268,3 +268,14 @@ def test_eval_stores_the_per_length_figures_as_a_png_next_to_metrics(conv_run, t
     assert evaluation["split"] == "test" and [f["file"] for f in evaluation["figures"]] == [figure.name]
     assert f"]({figure.name})" in (run / "README.md").read_text(encoding="utf-8")
     assert _unrecognised(run) == []
+
+    # `toolkit compare --split test` compares those scores, per length too; a run not scored on it is named.
+    buckets = tmp_path / "test_buckets.png"
+    code, out, err = _cli(capsys, "compare", run, "--split", "test", "--plot", "", "--bucket-plot", buckets, "--json")
+    assert code == 0, err
+    row = json.loads(out[: out.rindex("]") + 1])[0]
+    assert {k: row[k] for k in ("bleu", "cer", "alignment_accuracy")} == {
+        k: evaluation["metrics"][k] for k in ("bleu", "cer", "alignment_accuracy")}
+    assert buckets.is_file() and set(evaluation["buckets"]) <= {"1-10", "11-15", "16-20", "21+"}
+    code, out, err = _cli(capsys, "compare", run, conv_run, "--split", "test", "--plot", "", "--bucket-plot", "")
+    assert code != 0 and f"{conv_run} has no evaluation on the test split" in err and "Traceback" not in err

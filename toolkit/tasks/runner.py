@@ -286,6 +286,8 @@ def evaluate_run(task, run_dir: Path, recipe: Recipe, split: str, card: str | No
     result = {name: value for name, value in found.items() if isinstance(value, (int, float))}
     if accelerator.is_main_process and is_run_dir(run_dir):
         entry = {"split": split, "card": card, "metrics": result}
+        if found.get("buckets"):  # a seq2seq run's scores per source length, for `toolkit compare --split`
+            entry["buckets"] = found["buckets"]
         if figures := draw_eval_figures(task, found, Path(run_dir), data_card.name, split, accelerator):
             entry["figures"] = figures
         metrics.setdefault("evaluations", []).append(entry)
