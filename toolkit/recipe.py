@@ -202,6 +202,10 @@ class TrainSection(Section):
     keep_checkpoints: int = Field(2, ge=1)
     log_every: int = Field(10, ge=1)
     num_workers: int = Field(0, ge=0)
+    compile: bool = Field(
+        False, description="torch.compile the model (Accelerate's inductor backend): the first steps are slower "
+        "while it compiles, later ones may be faster (benchmarks/compile_effect.py measures it)."
+    )
     freeze: list[str] = Field(
         default_factory=list,
         description="Parameter groups of the family (embeddings, ...) or parameter-name prefixes to keep fixed.",

@@ -43,7 +43,7 @@ _OUR_NAMES = (
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
     "vocab.txt", "vocab.json", "merges.txt", "chat_template.jinja", "modeling_*.py", "configuration_*.py",
     "vectors.kv", "vectors.kv.*.npy", "vectors.txt", "vectors.bin", "word2vec_config.json", "*.tmp",
-    "text2text_pipeline.py", "attention",
+    "text2text_pipeline.py", "attention", "buckets-*.png",
 )
 # What a run writes before it has trained anything: a folder holding only these is a failed start.
 _BEFORE_TRAINING = {RUN_MARKER, LOCK_FILE, RECIPE_FILE, "logs", "tokenizer.json", "tokenizer_config.json",

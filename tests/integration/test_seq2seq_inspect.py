@@ -16,11 +16,11 @@ TINY_RUN = ["data.max_rows=400", "train.batch_size=8", "train.max_steps=2", "tra
 SOURCES = ["zhong1 guo2 ren2 min2", "jin1 tian1 tian1 qi4 hen3 hao3"]
 
 
-def _train(tmp_path_factory, recipe: str, config: str, name: str):
+def _train(tmp_path_factory, recipe: str, config: str, name: str, *more: str):
     from toolkit.api import run
 
     folder = tmp_path_factory.mktemp(name) / "run"
-    return run(recipe, [config, *TINY_RUN, f"output.dir={folder}"]).run_dir
+    return run(recipe, [config, *TINY_RUN, *more, f"output.dir={folder}"]).run_dir
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,8 @@ def transformer_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def conv_run(tmp_path_factory):
     return _train(tmp_path_factory, "conv_seq2seq/tiny_pinyin",
-                  "model.config={embedding_size: 32, hidden_size: 32, encoder_layers: 2, decoder_layers: 2}", "conv")
+                  "model.config={embedding_size: 32, hidden_size: 32, encoder_layers: 2, decoder_layers: 2}", "conv",
+                  "train.eval_every=1")  # two evaluations, each drawing its own attention maps
 
 
 def _cli(capsys, *args):
@@ -205,14 +206,19 @@ def test_cjk_glyphs_render_as_glyphs_not_boxes():
     assert cjk_font().get_file() == str(cjk_font_path())
 
 
-def test_each_run_draws_its_samples_attention_and_the_card_shows_one(conv_run):
+def test_each_evaluation_draws_the_samples_attention_and_the_card_shows_the_last(conv_run):
     from toolkit.rundir import _unrecognised, read_run_recipe
 
     samples = read_run_recipe(conv_run).eval.samples
-    assert sorted(p.name for p in (conv_run / "attention").iterdir()) == [f"sample_{n}.png" for n in range(1, len(samples) + 1)]
-    figures = json.loads((conv_run / "metrics.json").read_text(encoding="utf-8"))["figures"]
-    assert [f["file"] for f in figures] == ["attention/sample_1.png"]
-    assert f"]({figures[0]['file']})" in (conv_run / "README.md").read_text(encoding="utf-8")
+    assert len(samples) == 2
+    assert sorted(p.name for p in (conv_run / "attention").iterdir()) == [
+        f"step-00000{step}-sample-{n}.png" for step in (1, 2) for n in (1, 2)]
+    metrics = json.loads((conv_run / "metrics.json").read_text(encoding="utf-8"))
+    assert [[f["file"] for f in e["figures"]] for e in metrics["evals"]] == [
+        ["attention/step-000001-sample-1.png"], ["attention/step-000002-sample-1.png"]]
+    assert metrics["figures"] == metrics["evals"][-1]["figures"]
+    card = (conv_run / "README.md").read_text(encoding="utf-8")
+    assert "](attention/step-000002-sample-1.png)" in card and "step-000001" not in card
     # The maps and the pipeline file are the run's own: output.overwrite may replace the folder.
     assert _unrecognised(conv_run) == []
 
@@ -244,3 +250,32 @@ def test_compare_shows_seq2seq_scores_and_plots_them_per_source_length(transform
     code, out, err = _cli(capsys, "compare", other, "--plot", "", "--bucket-plot", tmp_path / "none.png")
     assert code == 0, err
     assert not (tmp_path / "none.png").exists() and "per source length" not in out
+
+
+def test_eval_stores_the_per_length_figures_as_a_png_next_to_metrics(conv_run, tmp_path, capsys):
+    """`toolkit eval RUN --split test` draws its BLEU and CER per source length (the plot of
+    `toolkit compare --bucket-plot`) into the run folder, records it and shows it on the card."""
+    from toolkit.rundir import _unrecognised
+
+    run = tmp_path / "run"
+    shutil.copytree(conv_run, run)  # the module's run stays as trained for the other tests
+    code, out, err = _cli(capsys, "eval", run, "--split", "test", "--max-batches", "1")
+    assert code == 0, err
+    figure = run / "buckets-pinyin_pd98-test.png"
+    assert figure.is_file() and figure.stat().st_size > 0
+    assert f"{figure}: BLEU and CER per source length on pinyin_pd98 test" in out
+    evaluation = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["evaluations"][-1]
+    assert evaluation["split"] == "test" and [f["file"] for f in evaluation["figures"]] == [figure.name]
+    assert f"]({figure.name})" in (run / "README.md").read_text(encoding="utf-8")
+    assert _unrecognised(run) == []
+
+    # `toolkit compare --split test` compares those scores, per length too; a run not scored on it is named.
+    buckets = tmp_path / "test_buckets.png"
+    code, out, err = _cli(capsys, "compare", run, "--split", "test", "--plot", "", "--bucket-plot", buckets, "--json")
+    assert code == 0, err
+    row = json.loads(out[: out.rindex("]") + 1])[0]
+    assert {k: row[k] for k in ("bleu", "cer", "alignment_accuracy")} == {
+        k: evaluation["metrics"][k] for k in ("bleu", "cer", "alignment_accuracy")}
+    assert buckets.is_file() and set(evaluation["buckets"]) <= {"1-10", "11-15", "16-20", "21+"}
+    code, out, err = _cli(capsys, "compare", run, conv_run, "--split", "test", "--plot", "", "--bucket-plot", "")
+    assert code != 0 and f"{conv_run} has no evaluation on the test split" in err and "Traceback" not in err

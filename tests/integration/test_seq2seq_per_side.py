@@ -100,7 +100,7 @@ def test_attention_labels_each_axis_with_its_own_tokenizer_and_eval_scores_as_tr
     written = target(maps.output, add_special_tokens=False)["input_ids"]
     assert maps.target_tokens[: len(written)] == token_labels(target, written)
     assert maps.output == api.translate(result.run_dir, SOURCES[:1], num_beams=1)[0]
-    assert (result.run_dir / "attention" / "sample_1.png").is_file()
+    assert (result.run_dir / result.metrics["figures"][0]["file"]).is_file()
 
     again = toolkit.evaluate(result.run_dir, split="validation", max_batches=1)
     for figure, value in result.metrics["final"].items():

@@ -12,15 +12,16 @@ HEADLINE = ("perplexity", "forward_perplexity", "backward_perplexity", "accuracy
             "bleu", "chrf", "cer", "exact_match", "alignment_accuracy")
 # Figures of the last evaluation that a task reports without making them headline metrics.
 FROM_LAST_EVAL = ("alignment_accuracy",)
-BUCKET_METRICS = (("bleu", "BLEU"), ("cer", "CER (character error rate)"))
 
 
 def compare_runs(run_dirs: list[str | Path], plot: str | Path | None = None,
-                 bucket_plot: str | Path | None = None) -> list[dict]:
+                 bucket_plot: str | Path | None = None, split: str | None = None) -> list[dict]:
     """One row per run (name, family, task, headline metrics, parameters, steps, training time);
     with ``plot``, a PNG of their training-loss curves on shared axes; with ``bucket_plot``, a PNG
-    of the seq2seq runs' BLEU and CER per source-length bucket (none when no run has buckets)."""
-    rows, curves, buckets = compare_rows(run_dirs)
+    of the seq2seq runs' BLEU and CER per source-length bucket (none when no run has buckets).
+    The metrics are the last training evaluation's, or with ``split`` the newest re-evaluation of
+    that split (`toolkit eval RUN --split test`)."""
+    rows, curves, buckets = compare_rows(run_dirs, split)
     if plot:
         plot_curves(curves, Path(plot))
     if bucket_plot and buckets:
@@ -28,9 +29,10 @@ def compare_runs(run_dirs: list[str | Path], plot: str | Path | None = None,
     return rows
 
 
-def compare_rows(run_dirs: list[str | Path]) -> tuple[list[dict], list[tuple[str, list[dict]]], list[tuple[str, dict]]]:
+def compare_rows(run_dirs: list[str | Path], split: str | None = None
+                 ) -> tuple[list[dict], list[tuple[str, list[dict]]], list[tuple[str, dict]]]:
     """The table's rows, each run's (name, training-loss log) and each seq2seq run's (name, scores
-    per source-length bucket of its last evaluation)."""
+    per source-length bucket of its last evaluation, or of its newest evaluation on ``split``)."""
     from ..reporting.metrics import read_metrics
     from ..rundir import read_run_recipe
 
@@ -45,6 +47,9 @@ def compare_rows(run_dirs: list[str | Path]) -> tuple[list[dict], list[tuple[str
         train = metrics.get("train", {})
         last_eval = (metrics.get("evals") or [{}])[-1]
         results = {**{k: last_eval[k] for k in FROM_LAST_EVAL if k in last_eval}, **metrics.get("final", {})}
+        if split:
+            last_eval = split_evaluation(run_dir, metrics, split)
+            results = last_eval["metrics"]
         rows.append({
             "run": run_dir.name, "model": f"{family}/{cell}" if cell else family, "task": metrics.get("task", recipe.task),
             **{k: results[k] for k in HEADLINE if k in results},
@@ -55,6 +60,18 @@ def compare_rows(run_dirs: list[str | Path]) -> tuple[list[dict], list[tuple[str
         if last_eval.get("buckets"):
             buckets.append((run_dir.name, last_eval["buckets"]))
     return rows, curves, buckets
+
+
+def split_evaluation(run_dir: Path, metrics: dict, split: str) -> dict:
+    """The newest entry of metrics.json's "evaluations" on ``split`` (its scores under "metrics",
+    a seq2seq run's per-length scores under "buckets")."""
+    found = [e for e in metrics.get("evaluations", []) if e.get("split") == split]
+    if not found:
+        done = sorted({e.get("split") for e in metrics.get("evaluations", []) if e.get("split")})
+        raise ToolkitError(f"{run_dir} has no evaluation on the {split} split (it has: {', '.join(done) or 'none'}); "
+                           f"run `toolkit eval {run_dir} --split {split}` first, or leave --split out to compare "
+                           f"the runs' last training evaluations.")
+    return found[-1]
 
 
 def plot_curves(curves: list[tuple[str, list[dict]]], path: Path) -> None:
@@ -83,32 +100,10 @@ def plot_curves(curves: list[tuple[str, list[dict]]], path: Path) -> None:
 
 
 def plot_buckets(buckets: list[tuple[str, dict]], path: Path) -> None:
-    """BLEU and CER per source-length bucket (shortest sources left), one line per run, to ``path``."""
-    import matplotlib
+    """BLEU and CER per source-length bucket, one line per run, to ``path``."""
+    from ..reporting.bucket_plot import plot_buckets as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..reporting.figures import save_figure
-
-    # Buckets in order of their shortest source ("1-10", "11-15", ..., "21+"), whichever runs have them.
-    names = sorted({name for _, scores in buckets for name in scores}, key=lambda name: int(name.split("-")[0].rstrip("+")))
-    fig, axes = plt.subplots(1, len(BUCKET_METRICS), figsize=(5 * len(BUCKET_METRICS), 4), dpi=100, layout="constrained")
-    for ax, (key, label) in zip(axes, BUCKET_METRICS):
-        for run, scores in buckets:
-            shown = [name for name in names if key in scores.get(name, {})]
-            ax.plot([names.index(name) for name in shown], [scores[name][key] for name in shown], marker="o",
-                    label=run, linewidth=1.2)
-        ax.set_xticks(range(len(names)), names)
-        ax.set_xlabel("source length (tokens)")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].legend()
-    try:
-        save_figure(fig, path, "per-length plot", "give --bucket-plot a writable path (such as compare_buckets.png) or "
-                                                  "--bucket-plot '' for none")
-    finally:
-        plt.close(fig)
+    draw(buckets, path, "give --bucket-plot a writable path (such as compare_buckets.png) or --bucket-plot '' for none")
 
 
 def _format(value) -> str:
@@ -129,7 +124,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def cmd_compare(args) -> int:
-    rows, curves, buckets = compare_rows(args.run_dirs)
+    rows, curves, buckets = compare_rows(args.run_dirs, args.split)
     # The table first: a plot path that cannot be written must not cost the user the numbers.
     print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else format_table(rows), flush=True)
     if args.plot:
@@ -147,5 +142,7 @@ def register(subparsers) -> None:
     p.add_argument("--plot", default="compare_loss.png", help="PNG for the loss curves (default compare_loss.png; '' for none)")
     p.add_argument("--bucket-plot", default="compare_buckets.png",
                    help="PNG for seq2seq runs' BLEU and CER per source length (default compare_buckets.png; '' for none)")
+    p.add_argument("--split", default=None,
+                   help="compare each run's newest `toolkit eval --split SPLIT` scores (default: the last training evaluation)")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     p.set_defaults(func=cmd_compare)

@@ -42,9 +42,17 @@ def cmd_generate(args) -> int:
 def cmd_eval(args) -> int:
     from ..api import evaluate
 
+    from pathlib import Path
+
+    from ..reporting.metrics import read_metrics
+    from ..rundir import is_run_dir
+
     result = evaluate(args.run_dir, card=args.card, split=args.split, max_batches=args.max_batches,
                       trust_remote_code=args.trust_remote_code)
     print(", ".join(f"{k} {v:.4g}" for k, v in result.items()))
+    if is_run_dir(args.run_dir):  # figures the evaluation drew next to metrics.json (seq2seq: per source length)
+        for figure in (read_metrics(args.run_dir).get("evaluations") or [{}])[-1].get("figures") or []:
+            print(f"{Path(args.run_dir) / figure['file']}: {figure['caption']}")
     return 0
 
 

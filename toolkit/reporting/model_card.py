@@ -118,6 +118,9 @@ def render_model_card(
         for e in evaluations
         for name_, value in e["metrics"].items()
     )
+    # Figures of re-evaluations (seq2seq: BLEU and CER per source length), the newest per file.
+    eval_figures = {f["file"]: f for e in evaluations for f in e.get("figures") or []}
+    eval_figure_text = "".join(f"\n\n![{f['caption']}]({f['file']})\n\n{f['caption']}" for f in eval_figures.values())
     samples = metrics.get("samples") or []
     sample_text = "\n".join(f"- **{s['prompt']}** → {s['text']}" for s in samples) or "(no sample prompts in the recipe)"
     # Figures a task drew into the run folder (seq2seq: the attention behind a sample), listed in metrics.json.
@@ -142,7 +145,7 @@ A Chinese {recipe.model.family} model trained with the `toolkit` package from th
 
 | split | corpus | metric | value |
 |---|---|---|---|
-{eval_rows or '| - | - | - | - |'}
+{eval_rows or '| - | - | - | - |'}{eval_figure_text}
 
 ## Samples
 

@@ -86,11 +86,16 @@ class TorchTask:
     finish_folder: Callable[[Path], None] | None = None
     # Extra things of an evaluation during training only (generated samples): (accelerator, model, tokenizer, recipe).
     samples: Callable[..., list[dict]] | None = None
-    # "module:function" that draws figures of the trained model into its run folder (main process,
-    # after saving): (model, tokenizer, recipe, run_dir) -> [{"file": path in the run folder, "caption":
-    # ...}], which metrics.json keeps under "figures" and the model card shows. Named rather than
-    # imported, so the drawing module may build on the task's own module.
+    # "module:function" that draws figures of the model into its run folder at every evaluation during
+    # training (main process): (model, tokenizer, recipe, run_dir, step) -> [{"file": path in the run
+    # folder, "caption": ...}], kept with that evaluation in metrics.json; the last evaluation's are
+    # metrics.json's "figures", which the model card shows. Named rather than imported, so the
+    # drawing module may build on the task's own module.
     figures: str | None = None
+    # "module:function" that draws figures of a re-evaluation (`toolkit eval`) next to a run folder's
+    # metrics.json: (scores as task.score returns them, run_dir, card name, split) -> [{"file",
+    # "caption"}], kept with that evaluation in metrics.json and shown by the model card.
+    eval_figures: str | None = None
 
     def run(self, recipe, run_dir: Path, resume: bool = False, callbacks=()):
         from .runner import run_task

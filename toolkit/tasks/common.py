@@ -115,11 +115,13 @@ def prepare_model(recipe: Recipe, family: ModelFamily, task, tokenizer, head: di
     return model
 
 
-def save_model(model, tokenizer, run_dir: Path, recipe: Recipe) -> dict[str, int]:
+def save_model(model, tokenizer, run_dir: Path, recipe: Recipe, state_dict: dict | None = None) -> dict[str, int]:
     """Save weights (safetensors) and tokenizer; a LoRA run saves its adapter, and with
-    ``peft.merge`` also the merged model in RUN_DIR/merged. Returns the parameter counts."""
+    ``peft.merge`` also the merged model in RUN_DIR/merged. ``state_dict``: the full weights when
+    the model's own are sharded across processes (gathered by ``accelerator.get_state_dict``).
+    Returns the parameter counts."""
     counts = parameter_counts(model)
-    model.save_pretrained(run_dir)
+    model.save_pretrained(run_dir, state_dict=state_dict)
     save_tokenizers(tokenizer, run_dir)
     if recipe.peft is not None:
         base = model.get_base_model()

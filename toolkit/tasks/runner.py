@@ -22,6 +22,7 @@ from ..pretrained import parameter_counts
 from ..recipe import Recipe
 from ..tokenizer_sides import has_target
 from ..training import build_optimizer, build_scheduler, fit, make_accelerator
+from ..training.setup import model_is_sharded
 from ..training.checkpoints import disk_full_guard, model_bytes
 from .common import (
     RunOutcome, finish_run, hardware, load_task_corpus, prepare_model, refresh_model_card, run_tokenizer, save_model,
@@ -173,11 +174,24 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
 
     carried: set[str] = set()  # the family's extras (ELMo's layer weights), also copied to metrics.json's top level
 
-    def evaluate(current):
+    # Sharded weights (FSDP) are gathered layer by layer inside each forward pass, a collective every
+    # process must join: then all processes generate the samples (the same ones: same weights, same
+    # seed) and all gather the weights for the final save, where otherwise the main process alone does.
+    sharded = model_is_sharded(accelerator)
+
+    def evaluate(current, step):
         result = score(task, family, accelerator, current, eval_dl, recipe, labels, tokenizer, recipe.eval.max_batches, carried)
-        if task.samples and accelerator.is_main_process:
-            if samples := task.samples(accelerator, accelerator.unwrap_model(current), tokenizer, recipe):
+        unwrapped = accelerator.unwrap_model(current, keep_torch_compile=False)
+        if task.samples and (accelerator.is_main_process or sharded):
+            samples = task.samples(accelerator, unwrapped, tokenizer, recipe)
+            if samples and accelerator.is_main_process:
                 result["samples"] = samples
+        # Drawn at every evaluation (the last one is of the final model, which fit() always
+        # evaluates), so the run folder shows how the model changed over training. Drawing runs the
+        # model on the main process alone, which sharded (FSDP) weights forbid.
+        if accelerator.is_main_process and not sharded:
+            if figures := draw_figures(task, unwrapped, tokenizer, recipe, Path(run_dir), step, accelerator):
+                result["figures"] = figures
         return result
 
     state = fit(
@@ -186,13 +200,16 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
         evaluate_first=bool(recipe.model.init_from), data_fingerprint=fingerprint,
     )
     metrics: dict[str, Any] = {}
+    full_weights = accelerator.get_state_dict(model) if sharded else None  # a collective: every process
     if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+        unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False, keep_torch_compile=False)
         with disk_full_guard(Path(run_dir), lambda: model_bytes(unwrapped), cleanup=_weight_files(run_dir)):
-            counts = save_model(unwrapped, tokenizer, run_dir, recipe)
+            counts = save_model(unwrapped, tokenizer, run_dir, recipe, state_dict=full_weights)
             if task.finish_folder:
                 task.finish_folder(Path(run_dir))
-        figures = draw_figures(task, unwrapped, tokenizer, recipe, Path(run_dir), accelerator)
+        if sharded and task.figures:
+            accelerator.print("note: no figures in the run folder: the model is sharded (FSDP); "
+                              "draw them from the saved folder.")
         final = state.evals[-1]
         headline = {name: final[name] for name in task.headline(recipe)}
         metrics = {
@@ -213,8 +230,8 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
             "evals": state.evals,
             "log": state.log,
         }
-        if figures:
-            metrics["figures"] = figures
+        if final.get("figures"):  # the last evaluation's, which the model card shows
+            metrics["figures"] = final["figures"]
         if state.evals[0]["step"] == 0:  # fine-tuning: how the pretrained model did before
             metrics["before"] = state.evals[0]
         with disk_full_guard(Path(run_dir), lambda: len(json.dumps(metrics, default=str)) + 2**20):
@@ -231,14 +248,26 @@ def vocabulary_sizes(tokenizer) -> str:
     return str(len(tokenizer))
 
 
-def draw_figures(task, model, tokenizer, recipe: Recipe, run_dir: Path, accelerator) -> list[dict]:
-    """The task's figures of the trained model (its ``figures`` hook); a figure that cannot be drawn
-    (an unwritable folder, a missing font package) is reported and skipped: it must not cost the
-    finished run its metrics and model card."""
+def draw_figures(task, model, tokenizer, recipe: Recipe, run_dir: Path, step: int, accelerator) -> list[dict]:
+    """The task's figures of the model at an evaluation (its ``figures`` hook); a figure that cannot
+    be drawn (an unwritable folder, a missing font package) is reported and skipped: it must not
+    cost the run its training, metrics and model card."""
     if not task.figures:
         return []
     try:
-        return registry.import_target(task.figures)(model, tokenizer, recipe, run_dir)
+        return registry.import_target(task.figures)(model, tokenizer, recipe, run_dir, step)
+    except ToolkitError as error:
+        accelerator.print(f"note: no figures in the run folder: {error}")
+        return []
+
+
+def draw_eval_figures(task, found: dict, run_dir: Path, card: str, split: str, accelerator) -> list[dict]:
+    """The task's figures of a re-evaluation (its ``eval_figures`` hook), skipped with a note when
+    they cannot be drawn: the scores still reach metrics.json."""
+    if not task.eval_figures:
+        return []
+    try:
+        return registry.import_target(task.eval_figures)(found, run_dir, card, split)
     except ToolkitError as error:
         accelerator.print(f"note: no figures in the run folder: {error}")
         return []
@@ -291,7 +320,12 @@ def evaluate_run(task, run_dir: Path, recipe: Recipe, split: str, card: str | No
     found = score(task, family, accelerator, model, loader, recipe, labels, tokenizer, max_batches)
     result = {name: value for name, value in found.items() if isinstance(value, (int, float))}
     if accelerator.is_main_process and is_run_dir(run_dir):
-        metrics.setdefault("evaluations", []).append({"split": split, "card": card, "metrics": result})
+        entry = {"split": split, "card": card, "metrics": result}
+        if found.get("buckets"):  # a seq2seq run's scores per source length, for `toolkit compare --split`
+            entry["buckets"] = found["buckets"]
+        if figures := draw_eval_figures(task, found, Path(run_dir), data_card.name, split, accelerator):
+            entry["figures"] = figures
+        metrics.setdefault("evaluations", []).append(entry)
         write_metrics(run_dir, metrics)
         refresh_model_card(run_dir, recipe, task.pipeline_tag, usage_text(task, family, run_dir))
     return result

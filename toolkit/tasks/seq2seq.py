@@ -264,6 +264,28 @@ def bucket_scores(predictions, references, source_lengths, load_metric) -> dict[
     return result
 
 
+def bucket_figure_name(card: str, split: str) -> str:
+    """buckets-hsk_en_zh-test.png: one per card and split, next to metrics.json (a later
+    evaluation of the same split replaces it, as its scores are the newest)."""
+    return f"buckets-{card}-{split}.png"
+
+
+def write_bucket_figure(found: dict, run_dir, card: str, split: str) -> list[dict]:
+    """`toolkit eval`'s figure of a seq2seq run: BLEU and CER per source-length bucket of this
+    evaluation, drawn as `toolkit compare --bucket-plot` draws them."""
+    from pathlib import Path
+
+    from ..reporting.bucket_plot import plot_buckets
+
+    if not found.get("buckets"):
+        return []
+    name = bucket_figure_name(card, split)
+    plot_buckets([(f"{Path(run_dir).name} ({card} {split})", found["buckets"])], Path(run_dir) / name,
+                 f"check that the run folder {run_dir} is writable")
+    counts = ", ".join(f"{bucket}: {scores['pairs']}" for bucket, scores in found["buckets"].items())
+    return [{"file": name, "caption": f"BLEU and CER per source length on {card} {split} (pairs per bucket: {counts})."}]
+
+
 def add_pipeline(run_dir) -> None:
     """Put the text2text-generation pipeline into each full model folder of the run: the run folder,
     and with LoRA's peft.merge the merged model (an adapter folder has no config.json to declare it in;
@@ -304,6 +326,8 @@ TASK = TorchTask(
     finish_model=finish_model,
     finish_folder=add_pipeline,
     samples=sample_translations,
-    # The cross-attention heatmaps of the eval.samples (attention/sample_N.png), drawn by a module that builds on this one.
+    # The cross-attention heatmaps of the eval.samples at each evaluation (attention/step-S-sample-N.png),
+    # drawn by a module that builds on this one.
     figures="toolkit.tasks.seq2seq_attention:write_sample_maps",
+    eval_figures="toolkit.tasks.seq2seq:write_bucket_figure",
 )

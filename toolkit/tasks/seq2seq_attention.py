@@ -4,7 +4,8 @@ The source is decoded first (the recipe's or the caller's generation settings); 
 is then fed back teacher-forced with ``output_attentions``, which gives every decoder layer's
 attention over the source for exactly the tokens that were printed (with the cache, beam search
 would only return the weights of the last step). Shared by `toolkit attention` and the maps every
-seq2seq run draws of its eval.samples (``write_sample_maps``, the task's ``figures`` hook).
+seq2seq run draws of its eval.samples at every evaluation (``write_sample_maps``, the task's
+``figures`` hook).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..errors import ToolkitError
 from ..tokenizer_sides import target_side
 from .seq2seq import aligned_hits, cross_attentions, decoding_config, encode_texts
 
-ATTENTION_FOLDER = "attention"  # in a run folder: one PNG per eval.samples source
+ATTENTION_FOLDER = "attention"  # in a run folder: one PNG per eval.samples source and evaluation
 
 
 @dataclass
@@ -113,27 +114,34 @@ def figure_title(maps: AttentionMaps) -> str:
     return f"{maps.source}  →  {maps.output}"
 
 
-def write_sample_maps(model, tokenizer, recipe, run_dir: Path) -> list[dict]:
-    """The seq2seq task's figures: the cross-attention of each eval.samples source (every decoder
-    layer, heads averaged, decoded as the run's samples are) in attention/sample_N.png. Returns the
-    first for metrics.json and the model card."""
+def sample_map_name(step: int, number: int) -> str:
+    """attention/step-000400-sample-1.png: zero-padded steps, so a listing of the folder is in training order."""
+    return f"{ATTENTION_FOLDER}/step-{step:06d}-sample-{number}.png"
+
+
+def write_sample_maps(model, tokenizer, recipe, run_dir: Path, step: int) -> list[dict]:
+    """The seq2seq task's figures, drawn at every evaluation: the cross-attention of each eval.samples
+    source (every decoder layer, heads averaged, decoded as the run's samples are) in
+    attention/step-STEP-sample-N.png. Every evaluation's maps are kept (a few per evaluation, a
+    few dozen KB each), so the folder shows the attention forming over training. Returns sample
+    1's map for metrics.json and the model card."""
     from ..data import load_card
     from ..reporting.attention_plot import plot_attention
 
     if not recipe.eval.samples:
         return []
     aligned = load_card(recipe.data.card).alignment == "monotone"
-    folder = Path(run_dir) / ATTENTION_FOLDER
     files = []
     for number, source in enumerate(recipe.eval.samples, start=1):
         try:
             maps = attention_maps(model, tokenizer, source, recipe, aligned=aligned)
         except NoAttentionError:
             return []
-        path = folder / f"sample_{number}.png"
-        plot_attention(layer_panels(maps), maps.source_tokens, maps.target_tokens, path, title=figure_title(maps),
-                       hint=f"check that the run folder {run_dir} is writable")
-        files.append(path.relative_to(run_dir).as_posix())
-    more = f"; every sample's map is in {ATTENTION_FOLDER}/" if len(files) > 1 else ""
-    return [{"file": files[0], "caption": f"Cross-attention while decoding sample 1 (rows: output tokens, "
-                                          f"columns: source tokens; one panel per decoder layer){more}."}]
+        name = sample_map_name(step, number)
+        plot_attention(layer_panels(maps), maps.source_tokens, maps.target_tokens, Path(run_dir) / name,
+                       title=figure_title(maps), hint=f"check that the run folder {run_dir} is writable")
+        files.append(name)
+    more = (f"; every sample's map at every evaluation is in {ATTENTION_FOLDER}/"
+            if len(files) > 1 else f"; the maps of every evaluation are in {ATTENTION_FOLDER}/")
+    return [{"file": files[0], "caption": f"Cross-attention while decoding sample 1 at step {step} (rows: output "
+                                          f"tokens, columns: source tokens; one panel per decoder layer){more}."}]

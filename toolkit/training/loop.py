@@ -23,7 +23,8 @@ from ..recipe import TrainSection
 from .checkpoints import LoopState, latest_checkpoint, load_checkpoint, save_checkpoint
 
 LossFn = Callable[[torch.nn.Module, dict], tuple[torch.Tensor, int]]
-EvalFn = Callable[[torch.nn.Module], dict[str, Any]]
+# (model, step) -> metrics: the step names what an evaluation writes into the run folder (seq2seq's attention maps).
+EvalFn = Callable[[torch.nn.Module, int], dict[str, Any]]
 
 
 class TrainingInterrupted(Exception):
@@ -125,7 +126,7 @@ def fit(
     batch_at_step = state.batch_in_epoch
     bad_loss: float | None = None  # the first non-finite micro-batch loss of the current step
     if evaluate_first and state.step == 0:
-        state.evals.append({"step": 0, "train_seconds": 0.0, **evaluate(model)})
+        state.evals.append({"step": 0, "train_seconds": 0.0, **evaluate(model, state.step)})
     model.train()
     stops = _StopRequests()
     ended_early = False  # a callback asked to stop
@@ -176,6 +177,7 @@ def fit(
                             "loss": mean_loss,
                             "lr": scheduler.get_last_lr()[0],
                             "tokens_per_second": window_tokens / max(elapsed, 1e-9),
+                            "seconds": elapsed,  # of training in this window (benchmarks/mfu.py sums them)
                             "epoch": state.epoch,
                         }
                         state.log.append(record)
@@ -189,7 +191,7 @@ def fit(
                         # Training seconds so far (evaluation and saving left out): the x axis of a
                         # "validation loss against training minutes" curve.
                         trained = round(state.train_seconds + paused - window_start, 2)
-                        state.evals.append({"step": state.step, "train_seconds": trained, **evaluate(model)})
+                        state.evals.append({"step": state.step, "train_seconds": trained, **evaluate(model, state.step)})
                         accelerator.log(
                             {f"eval/{k}": v for k, v in state.evals[-1].items() if isinstance(v, (int, float))},
                             step=state.step,
@@ -222,7 +224,7 @@ def fit(
     if not state.evals or state.evals[-1]["step"] != state.step:
         # Resumed at max_steps, or the last evaluation is older than the checkpoint: the run's
         # result must describe the model it saves.
-        state.evals.append({"step": state.step, "train_seconds": round(state.train_seconds, 2), **evaluate(model)})
+        state.evals.append({"step": state.step, "train_seconds": round(state.train_seconds, 2), **evaluate(model, state.step)})
     return state
 
 
