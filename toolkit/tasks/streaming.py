@@ -1,0 +1,87 @@
+"""A torch task's data when it trains from a stream (``data.streaming: true``, or a card with
+``source.streaming: true``): the run's tokenizer, the held-out examples (built whole, evaluated
+as any run's) and an endless loader of this process's shard of the training stream."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from itertools import islice
+from pathlib import Path
+
+from ..errors import ToolkitError
+
+# Blocks of the (unsharded) train stream hashed into the run's data fingerprint: a resume on a
+# changed corpus is refused, as for a built one, by reading only the start of the stream.
+FINGERPRINT_BLOCKS = 64
+
+
+def is_streaming(recipe, card) -> bool:
+    """The recipe decides when it says; else the card."""
+    return card.source.streaming if recipe.data.streaming is None else recipe.data.streaming
+
+
+def check_stream_run(task, recipe, card) -> None:
+    """What makes a streaming run impossible, said before any data is read."""
+    from ..data.stream import check_streamable
+    from ..registry import TASKS
+
+    if task.stream_encode is None:
+        able = [name for name in TASKS if getattr(_declaration(name), "stream_encode", None)]
+        said = ("data.streaming: true" if recipe.data.streaming else
+                f"data card {card.label} (source.streaming: true)")
+        raise ToolkitError(
+            f"Task {task.name} does not train from a stream, but {said} asks for one. Tasks that do: "
+            f"{', '.join(able)}. Set data.streaming: false to build the corpus whole instead.")
+    if recipe.train.num_workers:
+        raise ToolkitError(
+            f"train.num_workers is {recipe.train.num_workers}, but a streaming run reads its stream in the training "
+            f"process (so that its position is saved exactly with each checkpoint): set train.num_workers: 0.")
+    check_streamable(card)
+
+
+def _declaration(name: str):
+    from .. import registry
+
+    try:
+        return registry.task(name)
+    except Exception:  # a task whose extras are not installed cannot stream here either
+        return None
+
+
+def _needs_texts(recipe, run_dir: Path) -> bool:
+    """Whether run_tokenizer will train a tokenizer (and so needs the first texts of the stream)."""
+    return not ((Path(run_dir) / "tokenizer.json").is_file() or recipe.model.init_from or recipe.tokenizer.from_
+                or recipe.tokenizer.per_side)
+
+
+def stream_data(task, recipe, card, family, run_dir: Path, accelerator):
+    """(tokenizer, held-out examples of eval.split, train StreamLoader, data fingerprint)."""
+    import datasets
+
+    from ..data.stream import open_stream, shard
+    from ..data.views import VIEWS
+    from .common import run_tokenizer
+    from .stream_blocks import StreamLoader
+
+    columns = VIEWS[task.view(recipe, card)]
+    train, held = open_stream(card, columns, recipe.data.max_rows)
+    if recipe.eval.split not in held:
+        raise ToolkitError(f"eval.split '{recipe.eval.split}' is not held out of the stream of {recipe.data.card}; "
+                           f"it has {', '.join(held) or 'none'} (set splits.validation to a row count in the card).")
+    texts = ([row["text"] for row in islice(iter(train), recipe.data.tokenizer_rows)]
+             if _needs_texts(recipe, run_dir) else [])
+    tokenizer = run_tokenizer(recipe, family, task.tokenizer_texts(texts), run_dir, accelerator)
+    rows = datasets.Dataset.from_list(held[recipe.eval.split])
+    evaluation = task.encode(rows, tokenizer, recipe, None)
+    fingerprint = _fingerprint(task.stream_encode(train, tokenizer, recipe), recipe)
+    mine = shard(train, accelerator.process_index, accelerator.num_processes)
+    loader = StreamLoader(task.stream_encode(mine, tokenizer, recipe), recipe.train.batch_size, accelerator.device)
+    return tokenizer, evaluation, loader, fingerprint
+
+
+def _fingerprint(blocks, recipe) -> str:
+    digest = hashlib.sha256(f"stream:{recipe.data.block_size}".encode())
+    for block, _ in islice(iter(blocks), FINGERPRINT_BLOCKS):
+        digest.update(json.dumps(block).encode())
+    return digest.hexdigest()
