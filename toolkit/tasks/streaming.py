@@ -24,10 +24,10 @@ def is_streaming(recipe, card) -> bool:
 def check_stream_run(task, recipe, card) -> None:
     """What makes a streaming run impossible, said before any data is read."""
     from ..data.stream import check_streamable
-    from ..registry import TASKS
+    from ..registry import task_entries
 
     if task.stream_encode is None:
-        able = [name for name in TASKS if getattr(_declaration(name), "stream_encode", None)]
+        able = [name for name in task_entries() if getattr(_declaration(name), "stream_encode", None)]
         said = ("data.streaming: true" if recipe.data.streaming else
                 f"data card {card.label} (source.streaming: true)")
         raise ToolkitError(
