@@ -26,10 +26,10 @@ def card_file(folder, source: dict, **extra) -> str:
     return str(path)
 
 
-def streamed_card(tmp_path, **extra):
+def streamed_card(tmp_path, streaming: bool = False, **extra):
     from toolkit.data import load_card
 
-    source = {"files": jsonl_corpus(tmp_path), "format": "jsonl", "columns": {"body": "text"}}
+    source = {"files": jsonl_corpus(tmp_path), "format": "jsonl", "columns": {"body": "text"}, "streaming": streaming}
     return load_card(card_file(tmp_path, source, **{"splits": {"validation": 3, "test": 2}, **extra}))
 
 
@@ -76,15 +76,34 @@ def test_a_package_card_is_not_streamed():
         check_streamable(load_card("peoples_daily_1998"))
 
 
-def test_a_task_that_cannot_stream_says_which_can(tmp_path):
+def test_a_recipe_asking_a_task_that_cannot_stream_is_refused_at_load():
+    from toolkit.errors import RecipeError
+    from toolkit.registry import load_recipe
+
+    with pytest.raises(RecipeError, match="tasks that do: causal_lm"):
+        load_recipe("bert/tiny_pretrain", ["data.streaming=true"])
+    assert load_recipe("gpt2/tiny_pretrain", ["data.streaming=true"]).data.streaming
+
+
+def test_a_streaming_card_for_a_task_that_cannot_stream_says_which_can(tmp_path):
+    """The card, not the recipe, asks for a stream: said when the run starts, before any reading."""
     from types import SimpleNamespace
 
-    from toolkit import registry
+    from toolkit.tasks.classify import TASK
     from toolkit.tasks.streaming import check_stream_run
 
-    recipe = SimpleNamespace(data=SimpleNamespace(streaming=True), train=SimpleNamespace(num_workers=0))
-    with pytest.raises(ToolkitError, match="Tasks that do: causal_lm"):
-        check_stream_run(registry.task("sequence_classification"), recipe, streamed_card(tmp_path))
+    recipe = SimpleNamespace(data=SimpleNamespace(streaming=None), train=SimpleNamespace(num_workers=0))
+    with pytest.raises(ToolkitError, match=r"source.streaming: true\) asks for one. Tasks that do: causal_lm"):
+        check_stream_run(TASK, recipe, streamed_card(tmp_path, streaming=True))
+
+
+def test_every_task_declared_streaming_can_stream():
+    from toolkit import registry
+
+    streaming = [name for name, entry in registry.task_entries().items() if entry.streams]
+    assert streaming
+    for name in streaming:
+        assert registry.task(name).stream_encode is not None, name
 
 
 def char_tokenizer():

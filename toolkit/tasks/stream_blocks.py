@@ -78,6 +78,8 @@ class StreamLoader:
     """Endless batches of ``batch_size`` blocks (``input_ids`` and ``labels``, the model shifts
     them) on ``device``; ``state_dict(batches)`` is the state after that many batches."""
 
+    resumes_itself = True  # the training loop restores its state_dict instead of skipping batches
+
     def __init__(self, blocks: PackedBlocks, batch_size: int, device=None):
         self.blocks = blocks
         self.batch_size = batch_size

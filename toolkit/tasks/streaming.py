@@ -27,7 +27,7 @@ def check_stream_run(task, recipe, card) -> None:
     from ..registry import task_entries
 
     if task.stream_encode is None:
-        able = [name for name in task_entries() if getattr(_declaration(name), "stream_encode", None)]
+        able = sorted(name for name, entry in task_entries().items() if entry.streams)
         said = ("data.streaming: true" if recipe.data.streaming else
                 f"data card {card.label} (source.streaming: true)")
         raise ToolkitError(
@@ -38,15 +38,6 @@ def check_stream_run(task, recipe, card) -> None:
             f"train.num_workers is {recipe.train.num_workers}, but a streaming run reads its stream in the training "
             f"process (so that its position is saved exactly with each checkpoint): set train.num_workers: 0.")
     check_streamable(card)
-
-
-def _declaration(name: str):
-    from .. import registry
-
-    try:
-        return registry.task(name)
-    except Exception:  # a task whose extras are not installed cannot stream here either
-        return None
 
 
 def _needs_texts(recipe, run_dir: Path) -> bool:

@@ -112,8 +112,9 @@ def fit(
     (`toolkit sweep` stops a trial that its pruner gives up on after an evaluation).
     """
     state = LoopState()
-    # A loader that saves its own position (a stream) is resumed from it, not by skipping batches.
-    stateful = hasattr(train_dataloader, "load_state_dict")
+    # A loader that saves its own position (toolkit.tasks.stream_blocks.StreamLoader) is resumed from
+    # it, not by skipping batches (Accelerate's own loaders have load_state_dict too: not asked for).
+    stateful = getattr(train_dataloader, "resumes_itself", False)
     if resume and (checkpoint := latest_checkpoint(run_dir)):
         state = load_checkpoint(accelerator, checkpoint)
         if stateful:
