@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 MODEL = [
-    "model.config={n_layer: 2, n_head: 4, n_embd: 128, n_positions: 128}",
-    "data.block_size=128", "train.batch_size=16", "train.eval_every=100000", "train.save_every=100000",
+    "model.config={n_layer: 2, n_head: 4, n_embd: 128, n_positions: 64}",
+    "data.block_size=64", "train.batch_size=16", "train.eval_every=100000", "train.save_every=100000",
     "train.log_every=50", "eval.max_batches=null", "eval.samples=[]", "train.schedule.warmup_steps=30",
 ]
 

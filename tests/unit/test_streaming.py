@@ -80,7 +80,7 @@ def test_a_recipe_asking_a_task_that_cannot_stream_is_refused_at_load():
     from toolkit.errors import RecipeError
     from toolkit.registry import load_recipe
 
-    with pytest.raises(RecipeError, match="tasks that do: causal_lm"):
+    with pytest.raises(RecipeError, match="tasks that do: bilm, causal_lm"):
         load_recipe("bert/tiny_pretrain", ["data.streaming=true"])
     assert load_recipe("gpt2/tiny_pretrain", ["data.streaming=true"]).data.streaming
 
@@ -93,7 +93,7 @@ def test_a_streaming_card_for_a_task_that_cannot_stream_says_which_can(tmp_path)
     from toolkit.tasks.streaming import check_stream_run
 
     recipe = SimpleNamespace(data=SimpleNamespace(streaming=None), train=SimpleNamespace(num_workers=0))
-    with pytest.raises(ToolkitError, match=r"source.streaming: true\) asks for one. Tasks that do: causal_lm"):
+    with pytest.raises(ToolkitError, match=r"source.streaming: true\) asks for one. Tasks that do: bilm, causal_lm"):
         check_stream_run(TASK, recipe, streamed_card(tmp_path, streaming=True))
 
 
@@ -117,12 +117,13 @@ def test_a_loader_resumed_from_any_batch_continues_with_the_same_batches(tmp_pat
     """The state after batch k (JSON round trip, as in a checkpoint) gives batches k+1... as the
     uninterrupted loader does, within a pass and across the end of one."""
     from toolkit.data.stream import open_stream
+    from toolkit.tasks.causal_lm import collate_blocks
     from toolkit.tasks.stream_blocks import PackedBlocks, StreamLoader
 
     card, tokenizer = streamed_card(tmp_path), char_tokenizer()
 
     def loader(state=None):
-        made = StreamLoader(PackedBlocks(open_stream(card, ["text"])[0], tokenizer, 16), batch_size=4)
+        made = StreamLoader(PackedBlocks(open_stream(card, ["text"])[0], tokenizer, 16), 4, collate_blocks(None, None, False))
         if state is not None:
             made.load_state_dict(json.loads(json.dumps(state)))
         return made
@@ -141,9 +142,10 @@ def test_a_loader_resumed_from_any_batch_continues_with_the_same_batches(tmp_pat
 
 def test_a_stream_too_short_for_a_batch_is_an_error(tmp_path):
     from toolkit.data.stream import open_stream
+    from toolkit.tasks.causal_lm import collate_blocks
     from toolkit.tasks.stream_blocks import PackedBlocks, StreamLoader
 
     card = streamed_card(tmp_path)
-    made = StreamLoader(PackedBlocks(open_stream(card, ["text"])[0], char_tokenizer(), 64), batch_size=1000)
+    made = StreamLoader(PackedBlocks(open_stream(card, ["text"])[0], char_tokenizer(), 64), 1000, collate_blocks(None, None, False))
     with pytest.raises(ToolkitError, match="fewer than train.batch_size=1000"):
         next(iter(made))

@@ -19,6 +19,7 @@ from collections import deque
 from itertools import islice
 
 import torch
+from accelerate.utils import send_to_device
 
 from ..errors import ToolkitError
 
@@ -58,7 +59,7 @@ class PackedBlocks:
         while True:
             while len(buffer) - start >= self.block_size:  # first the carried tokens of a resumed state
                 start += self.block_size
-                yield buffer[start - self.block_size : start], (source, buffer, start)
+                yield {"input_ids": torch.tensor(buffer[start - self.block_size : start])}, (source, buffer, start)
             chunk = [row["text"] for row in islice(texts, TEXTS_PER_CALL)]
             if not chunk:
                 return  # the last tokens, short of a block, end the pass
@@ -75,13 +76,14 @@ class PackedBlocks:
 
 
 class StreamLoader:
-    """Endless batches of ``batch_size`` blocks (``input_ids`` and ``labels``, the model shifts
-    them) on ``device``; ``state_dict(batches)`` is the state after that many batches."""
+    """Endless batches of ``batch_size`` examples, made by the task's ``collate`` and put on
+    ``device``; ``state_dict(batches)`` is the state after that many batches."""
 
     resumes_itself = True  # the training loop restores its state_dict instead of skipping batches
 
-    def __init__(self, blocks: PackedBlocks, batch_size: int, device=None):
+    def __init__(self, blocks: PackedBlocks, batch_size: int, collate, device=None):
         self.blocks = blocks
+        self.collate = collate
         self.batch_size = batch_size
         self.device = device
         self.passes = 0  # completed rounds of the stream
@@ -97,17 +99,17 @@ class StreamLoader:
     def __iter__(self):
         while True:
             handed, batch = 0, []
-            for block, where in self.blocks:
-                batch.append(block)
+            for example, where in self.blocks:
+                batch.append(example)
                 if len(batch) < self.batch_size:
                     continue
-                ids = torch.tensor(batch, dtype=torch.long)
-                ids = ids.to(self.device) if self.device is not None else ids
+                made = self.collate(batch)
+                made = send_to_device(made, self.device) if self.device is not None else made
                 self.batches += 1
                 handed += 1
                 self._states.append((self.batches, self.passes, where))
                 batch = []
-                yield {"input_ids": ids, "labels": ids}
+                yield made
             if handed == 0 and not self._resumed:
                 raise ToolkitError(
                     f"A whole pass over the training stream gives fewer than train.batch_size={self.batch_size} "

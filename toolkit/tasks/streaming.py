@@ -67,12 +67,13 @@ def stream_data(task, recipe, card, family, run_dir: Path, accelerator):
     evaluation = task.encode(rows, tokenizer, recipe, None)
     fingerprint = _fingerprint(task.stream_encode(train, tokenizer, recipe), recipe)
     mine = shard(train, accelerator.process_index, accelerator.num_processes)
-    loader = StreamLoader(task.stream_encode(mine, tokenizer, recipe), recipe.train.batch_size, accelerator.device)
+    loader = StreamLoader(task.stream_encode(mine, tokenizer, recipe), recipe.train.batch_size,
+                          task.collate(tokenizer, recipe, for_eval=False), accelerator.device)
     return tokenizer, evaluation, loader, fingerprint
 
 
 def _fingerprint(blocks, recipe) -> str:
     digest = hashlib.sha256(f"stream:{recipe.data.block_size}".encode())
-    for block, _ in islice(iter(blocks), FINGERPRINT_BLOCKS):
-        digest.update(json.dumps(block).encode())
+    for example, _ in islice(iter(blocks), FINGERPRINT_BLOCKS):
+        digest.update(json.dumps({key: value.tolist() for key, value in sorted(example.items())}).encode())
     return digest.hexdigest()
