@@ -80,8 +80,8 @@ def test_a_recipe_asking_a_task_that_cannot_stream_is_refused_at_load():
     from toolkit.errors import RecipeError
     from toolkit.registry import load_recipe
 
-    with pytest.raises(RecipeError, match="tasks that do: bilm, causal_lm"):
-        load_recipe("bert/tiny_pretrain", ["data.streaming=true"])
+    with pytest.raises(RecipeError, match="tasks that do: bert_pretrain, bilm, causal_lm"):
+        load_recipe("bert/tiny_sentiment", ["data.streaming=true"])
     assert load_recipe("gpt2/tiny_pretrain", ["data.streaming=true"]).data.streaming
 
 
@@ -93,7 +93,7 @@ def test_a_streaming_card_for_a_task_that_cannot_stream_says_which_can(tmp_path)
     from toolkit.tasks.streaming import check_stream_run
 
     recipe = SimpleNamespace(data=SimpleNamespace(streaming=None), train=SimpleNamespace(num_workers=0))
-    with pytest.raises(ToolkitError, match=r"source.streaming: true\) asks for one. Tasks that do: bilm, causal_lm"):
+    with pytest.raises(ToolkitError, match=r"source.streaming: true\) asks for one. Tasks that do: bert_pretrain, bilm, causal_lm"):
         check_stream_run(TASK, recipe, streamed_card(tmp_path, streaming=True))
 
 

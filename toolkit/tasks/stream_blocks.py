@@ -1,9 +1,10 @@
 """Training batches cut from a stream of texts, with a state that resumes them exactly.
 
-``PackedBlocks`` tokenizes texts as they come, ends each with the end-of-text token and cuts the
+``PackedBlocks`` (causal LM, biLM) tokenizes texts as they come, ends each with the end-of-text token and cuts the
 running token stream into blocks of ``block_size`` (across document boundaries, as
 ``causal_lm.pack_blocks`` does for a built corpus). ``StreamLoader`` stacks blocks into batches
-and goes round the stream again when it ends (training is counted in steps; each round is a
+(any examples source with the same few methods: BERT's
+toolkit.families.bert.nsp_stream.NspPairs too) and goes round the stream again when it ends (training is counted in steps; each round is a
 "pass", which a shuffled Hub stream reshuffles by its epoch).
 
 Exact resume: the state after a batch is the ``datasets`` stream's own ``state_dict()`` (where the
@@ -46,6 +47,9 @@ class PackedBlocks:
         self.rows.load_state_dict(copy.deepcopy(self._fresh))
         self.rows.set_epoch(pass_number)
         self._carry = []
+
+    def start_state(self) -> dict:
+        return {"source": copy.deepcopy(self._fresh), "tokens": []}
 
     def load_state_dict(self, state: dict) -> None:
         self.rows.load_state_dict(state["source"])
@@ -91,7 +95,7 @@ class StreamLoader:
         self._resumed = False  # the current pass started from a saved state, not from the beginning
         # (batches handed out, passes, the state after them): the start, then one per batch.
         self._states: deque = deque(maxlen=KEPT_STATES)
-        self._states.append((0, 0, {"source": copy.deepcopy(blocks._fresh), "tokens": []}))
+        self._states.append((0, 0, blocks.start_state()))
 
     def set_epoch(self, epoch: int) -> None:
         """The loop's epochs never end for an endless loader: passes are counted here instead."""
@@ -123,7 +127,7 @@ class StreamLoader:
         """The state after ``batches`` batches (one of the last KEPT_STATES handed out)."""
         for count, passes, where in reversed(self._states):
             if count == batches:
-                blocks = where if isinstance(where, dict) else PackedBlocks.state_of(where)
+                blocks = where if isinstance(where, dict) else self.blocks.state_of(where)
                 return {"batches": batches, "passes": passes, **copy.deepcopy(blocks)}
         raise ToolkitError(f"Internal: the stream's state after batch {batches} is no longer kept "
                            f"(train.grad_accum above {KEPT_STATES}?).")
@@ -134,4 +138,4 @@ class StreamLoader:
         self.blocks.rows.set_epoch(self.passes)
         self._resumed = True
         self._states.clear()
-        self._states.append((self.batches, self.passes, {"source": state["source"], "tokens": state["tokens"]}))
+        self._states.append((self.batches, self.passes, {k: v for k, v in state.items() if k not in ("batches", "passes")}))

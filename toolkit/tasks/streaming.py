@@ -55,13 +55,17 @@ def stream_data(task, recipe, card, family, run_dir: Path, accelerator):
     from .common import run_tokenizer
     from .stream_blocks import StreamLoader
 
-    columns = VIEWS[task.view(recipe, card)]
+    # A streamed row is one document: a view's document column is the row's number, not read.
+    columns = [column for column in VIEWS[task.view(recipe, card)] if column != "document"]
     train, held = open_stream(card, columns, recipe.data.max_rows)
+    if "document" in VIEWS[task.view(recipe, card)]:
+        held = {split: [{**row, "document": n} for n, row in enumerate(rows)] for split, rows in held.items()}
     if recipe.eval.split not in held:
         raise ToolkitError(f"eval.split '{recipe.eval.split}' is not held out of the stream of {recipe.data.card}; "
                            f"it has {', '.join(held) or 'none'} (set splits.validation to a row count in the card).")
     texts = ([row["text"] for row in islice(iter(train), recipe.data.tokenizer_rows)]
              if _needs_texts(recipe, run_dir) else [])
+    texts = datasets.Dataset.from_dict({"text": texts})
     tokenizer = run_tokenizer(recipe, family, task.tokenizer_texts(texts), run_dir, accelerator)
     rows = datasets.Dataset.from_list(held[recipe.eval.split])
     evaluation = task.encode(rows, tokenizer, recipe, None)
@@ -75,5 +79,5 @@ def stream_data(task, recipe, card, family, run_dir: Path, accelerator):
 def _fingerprint(blocks, recipe) -> str:
     digest = hashlib.sha256(f"stream:{recipe.data.block_size}".encode())
     for example, _ in islice(iter(blocks), FINGERPRINT_BLOCKS):
-        digest.update(json.dumps({key: value.tolist() for key, value in sorted(example.items())}).encode())
+        digest.update(json.dumps(example, sort_keys=True, default=lambda value: value.tolist()).encode())
     return digest.hexdigest()
