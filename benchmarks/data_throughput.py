@@ -6,8 +6,7 @@ The pipeline is the one a streaming run uses (toolkit.data.stream + toolkit.task
 jsonl files read lazily by `datasets`, tokenized as they come, packed into blocks, batched. It runs
 in the training process, one per GPU, so its rate is per GPU. Two setups, as the bundled recipes
 for them: GPT-2 small (124M; 32K byte-level BPE, blocks of 1024) and BERT-base (char tokens up to
-21128, blocks of 512; the causal packing is measured for it, as a stand-in: streaming NSP pairs are
-not built yet). The corpus is People's Daily's paragraphs, shuffled and repeated to ``--mb`` MB
+21128, NSP pairs of up to 512 tokens, masked; a jsonl line is a document). The corpus is People's Daily's paragraphs, shuffled and repeated to ``--mb`` MB
 of jsonl in a temporary folder (never committed); tokenizers are trained on its first 20,000 rows.
 
 An H100 at 40% MFU consumes 0.4 * 989e12 / (6 * parameters) tokens per second (bf16 dense peak,
@@ -61,23 +60,31 @@ def parameters(kind: str) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def measure(card_path: Path, settings, block_size: int, batch_size: int, seconds: float) -> tuple[float, int]:
-    """(tokens per second, tokens) of batches pulled from a fresh stream for about ``seconds``."""
+def measure(card_path: Path, kind: str, settings, block_size: int, batch_size: int, seconds: float) -> tuple[float, int]:
+    """(tokens per second, tokens) of training batches pulled from a fresh stream for about ``seconds``
+    (the real tokens: padding of BERT's pairs is not counted)."""
     from toolkit.data import load_card
     from toolkit.data.stream import open_stream
+    from toolkit.families.bert.family import SPECIAL_TOKENS as BERT_TOKENS
+    from toolkit.families.bert.masking import MaskingCollator
+    from toolkit.families.bert.nsp_stream import NspPairs
+    from toolkit.families.gpt2.family import SPECIAL_TOKENS as GPT2_TOKENS
     from toolkit.tasks.causal_lm import collate_blocks
     from toolkit.tasks.stream_blocks import PackedBlocks, StreamLoader
     from toolkit.tokenization import train_tokenizer
 
     card = load_card(card_path)
-    train, _ = open_stream(card, ["text"])
-    sample = [row["text"] for row, _ in zip(train, range(20_000))]
-    tokenizer = train_tokenizer(settings, sample, {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"})
-    loader = StreamLoader(PackedBlocks(open_stream(card, ["text"])[0], tokenizer, block_size), batch_size,
-                          collate_blocks(tokenizer, None, False))
+    sample = [row["text"] for row, _ in zip(open_stream(card, ["text"])[0], range(20_000))]
+    tokenizer = train_tokenizer(settings, sample, GPT2_TOKENS if kind == "gpt2" else BERT_TOKENS)
+    rows = open_stream(card, ["text"])[0]
+    if kind == "gpt2":
+        loader = StreamLoader(PackedBlocks(rows, tokenizer, block_size), batch_size, collate_blocks(tokenizer, None, False))
+    else:  # NSP pairs (a buffer of documents at a time) and fresh 15% masks, as bert_pretrain streams them
+        loader = StreamLoader(NspPairs(rows, tokenizer, block_size, whole_word=False, seed=0), batch_size,
+                              MaskingCollator(tokenizer))
     tokens, start = 0, time.perf_counter()
     for batch in loader:
-        tokens += batch["input_ids"].numel()
+        tokens += int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
         if time.perf_counter() - start > seconds:
             break
     return tokens / (time.perf_counter() - start), tokens
@@ -96,7 +103,7 @@ def main() -> None:
               ("BERT-base", "bert", TokenizerSettings(kind="char", vocab_size=21128, min_frequency=5), 512, 32)]
     print(f"\n{'model':<12} {'params':>8} {'block':>6} {'pipeline tok/s':>15} {'H100@40% tok/s':>15} {'cores needed':>13}")
     for name, kind, settings, block, batch in setups:
-        rate, tokens = measure(card, settings, block, batch, args.seconds)
+        rate, tokens = measure(card, kind, settings, block, batch, args.seconds)
         params = parameters(kind)
         needed = MFU * H100_BF16_PEAK / (6 * params)
         print(f"{name:<12} {params / 1e6:>7.0f}M {block:>6} {rate:>15,.0f} {needed:>15,.0f} {math.ceil(needed / rate):>13}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 from itertools import islice
-from pathlib import Path
 
 from ..errors import DataError
 from .card import DATASETS_FORMATS, DataCard
@@ -86,7 +85,9 @@ def _prepared(card: DataCard, dataset, view_columns: list[str]):
                 out.extend(apply_steps(row, fns))
         return {column: [row[column] for row in out] for column in view_columns}
 
-    return dataset.map(expand, batched=True, batch_size=64, remove_columns=dataset.column_names)
+    # A Hub stream may not know its columns before the first row: look at it (the map replaces them all).
+    columns = dataset.column_names or list(next(iter(dataset.take(1)), {}))
+    return dataset.map(expand, batched=True, batch_size=64, remove_columns=columns)
 
 
 def row_key(text: str) -> bytes:
@@ -123,13 +124,3 @@ def shard(train, rank: int, world_size: int):
     from datasets.distributed import split_dataset_by_node
 
     return train if world_size == 1 else split_dataset_by_node(train, rank=rank, world_size=world_size)
-
-
-def describe(card: DataCard) -> str:
-    """For messages: where the stream comes from."""
-    source = card.source
-    if source.hub:
-        return f"Hub dataset {source.hub}" + (f" ({source.config})" if source.config else "")
-    files = local_files(card) or {}
-    count = sum(len(paths) for paths in files.values())
-    return f"{count} local {source.format} file{'s' if count != 1 else ''} ({Path(next(iter(files.values()))[0]).parent})"

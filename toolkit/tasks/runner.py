@@ -23,7 +23,7 @@ from ..recipe import Recipe
 from ..tokenizer_sides import has_target
 from ..training import build_optimizer, build_scheduler, fit, make_accelerator
 from ..training.checkpoints import disk_full_guard, model_bytes
-from .streaming import check_stream_run, is_streaming, stream_data
+from .streaming import check_stream_run, is_streaming, open_task_stream, stream_data
 from .common import (
     RunOutcome, finish_run, hardware, load_task_corpus, prepare_model, refresh_model_card, run_tokenizer, save_model,
 )
@@ -280,7 +280,12 @@ def evaluate_run(task, run_dir: Path, recipe: Recipe, split: str, card: str | No
     if task.side_texts:  # a task of source/target pairs: the decoder's vocabulary is the target tokenizer's
         check_decoder_vocabulary(model.config, tokenizer, str(run_dir))
     labels = saved_labels(model.config) if task.labels else None
-    corpus = load_corpus(data_card, view=view, max_rows=recipe.data.max_rows)
+    if is_streaming(recipe, data_card):  # the held-out rows of the stream, built whole
+        import datasets
+
+        corpus = {split: datasets.Dataset.from_list(open_task_stream(task, recipe, data_card, split)[1])}
+    else:
+        corpus = load_corpus(data_card, view=view, max_rows=recipe.data.max_rows)
     if split not in corpus:
         raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
     accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir), track=False)

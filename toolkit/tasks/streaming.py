@@ -46,28 +46,35 @@ def _needs_texts(recipe, run_dir: Path) -> bool:
                 or recipe.tokenizer.per_side)
 
 
+def open_task_stream(task, recipe, card, split: str):
+    """(train stream in the task's view, the rows of held-out ``split``). A streamed row is one
+    document: a view's document column is the row's number, not read."""
+    from ..data.stream import open_stream
+    from ..data.views import VIEWS
+
+    view = VIEWS[task.view(recipe, card)]
+    train, held = open_stream(card, [column for column in view if column != "document"], recipe.data.max_rows)
+    if split not in held:
+        raise ToolkitError(f"Split '{split}' is not held out of the stream of {card.label}; it has "
+                           f"{', '.join(held) or 'none'} (set splits.validation to a row count in the card).")
+    rows = held[split]
+    return train, [{**row, "document": n} for n, row in enumerate(rows)] if "document" in view else rows
+
+
 def stream_data(task, recipe, card, family, run_dir: Path, accelerator):
     """(tokenizer, held-out examples of eval.split, train StreamLoader, data fingerprint)."""
     import datasets
 
-    from ..data.stream import open_stream, shard
-    from ..data.views import VIEWS
+    from ..data.stream import shard
     from .common import run_tokenizer
     from .stream_blocks import StreamLoader
 
-    # A streamed row is one document: a view's document column is the row's number, not read.
-    columns = [column for column in VIEWS[task.view(recipe, card)] if column != "document"]
-    train, held = open_stream(card, columns, recipe.data.max_rows)
-    if "document" in VIEWS[task.view(recipe, card)]:
-        held = {split: [{**row, "document": n} for n, row in enumerate(rows)] for split, rows in held.items()}
-    if recipe.eval.split not in held:
-        raise ToolkitError(f"eval.split '{recipe.eval.split}' is not held out of the stream of {recipe.data.card}; "
-                           f"it has {', '.join(held) or 'none'} (set splits.validation to a row count in the card).")
+    train, held = open_task_stream(task, recipe, card, recipe.eval.split)
     texts = ([row["text"] for row in islice(iter(train), recipe.data.tokenizer_rows)]
              if _needs_texts(recipe, run_dir) else [])
     texts = datasets.Dataset.from_dict({"text": texts})
     tokenizer = run_tokenizer(recipe, family, task.tokenizer_texts(texts), run_dir, accelerator)
-    rows = datasets.Dataset.from_list(held[recipe.eval.split])
+    rows = datasets.Dataset.from_list(held)
     evaluation = task.encode(rows, tokenizer, recipe, None)
     fingerprint = _fingerprint(task.stream_encode(train, tokenizer, recipe), recipe)
     mine = shard(train, accelerator.process_index, accelerator.num_processes)
