@@ -11,7 +11,8 @@ of jsonl in a temporary folder (never committed); tokenizers are trained on its 
 
 An H100 at 40% MFU consumes 0.4 * 989e12 / (6 * parameters) tokens per second (bf16 dense peak,
 6 FLOPs per parameter per token for forward and backward). "cores needed" is that rate over the
-measured one, rounded up: the CPU cores (data workers) the pipeline would need per GPU.
+measured rate per CPU second, rounded up: the CPU cores the pipeline would need per GPU (run with
+TOKENIZERS_PARALLELISM=false, so the pipeline is single-threaded and CPU seconds are one core's).
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ def parameters(kind: str) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def measure(card_path: Path, kind: str, settings, block_size: int, batch_size: int, seconds: float) -> tuple[float, int]:
-    """(tokens per second, tokens) of training batches pulled from a fresh stream for about ``seconds``
-    (the real tokens: padding of BERT's pairs is not counted)."""
+def measure(card_path: Path, kind: str, settings, block_size: int, batch_size: int, seconds: float):
+    """(tokens per wall second, tokens per CPU second, tokens) of training batches pulled from a fresh
+    stream for about ``seconds`` (real tokens: the padding of BERT's pairs is not counted). The CPU
+    seconds are this process's: on a busy machine they say what one core of its own would do."""
     from toolkit.data import load_card
     from toolkit.data.stream import open_stream
     from toolkit.families.bert.family import SPECIAL_TOKENS as BERT_TOKENS
@@ -82,12 +84,12 @@ def measure(card_path: Path, kind: str, settings, block_size: int, batch_size: i
     else:  # NSP pairs (a buffer of documents at a time) and fresh 15% masks, as bert_pretrain streams them
         loader = StreamLoader(NspPairs(rows, tokenizer, block_size, whole_word=False, seed=0), batch_size,
                               MaskingCollator(tokenizer))
-    tokens, start = 0, time.perf_counter()
+    tokens, start, cpu = 0, time.perf_counter(), time.process_time()
     for batch in loader:
         tokens += int(batch["attention_mask"].sum()) if "attention_mask" in batch else batch["input_ids"].numel()
         if time.perf_counter() - start > seconds:
             break
-    return tokens / (time.perf_counter() - start), tokens
+    return tokens / (time.perf_counter() - start), tokens / (time.process_time() - cpu), tokens
 
 
 def main() -> None:
@@ -101,13 +103,14 @@ def main() -> None:
     card = write_corpus(args.folder, args.mb)
     setups = [("GPT-2 small", "gpt2", TokenizerSettings(kind="byte_bpe", vocab_size=32000, min_frequency=2), 1024, 16),
               ("BERT-base", "bert", TokenizerSettings(kind="char", vocab_size=21128, min_frequency=5), 512, 32)]
-    print(f"\n{'model':<12} {'params':>8} {'block':>6} {'pipeline tok/s':>15} {'H100@40% tok/s':>15} {'cores needed':>13}")
+    print(f"\n{'model':<12} {'params':>8} {'block':>6} {'tok/s (wall)':>13} {'tok/CPU-s':>10} {'H100@40% tok/s':>15} "
+          f"{'cores needed':>13}")
     for name, kind, settings, block, batch in setups:
-        rate, tokens = measure(card, kind, settings, block, batch, args.seconds)
+        rate, per_core, tokens = measure(card, kind, settings, block, batch, args.seconds)
         params = parameters(kind)
         needed = MFU * H100_BF16_PEAK / (6 * params)
-        print(f"{name:<12} {params / 1e6:>7.0f}M {block:>6} {rate:>15,.0f} {needed:>15,.0f} {math.ceil(needed / rate):>13}"
-              f"   ({tokens:,} tokens measured)")
+        print(f"{name:<12} {params / 1e6:>7.0f}M {block:>6} {rate:>13,.0f} {per_core:>10,.0f} {needed:>15,.0f} "
+              f"{math.ceil(needed / per_core):>13}   ({tokens:,} tokens measured)")
 
 
 if __name__ == "__main__":
