@@ -55,7 +55,8 @@ def parameters(kind: str) -> int:
 
     with torch.device("meta"):
         if kind == "gpt2":
-            model = GPT2LMHeadModel(GPT2Config(vocab_size=32000, n_layer=12, n_head=12, n_embd=768, n_positions=1024))
+            model = GPT2LMHeadModel(GPT2Config(vocab_size=32000, n_layer=12, n_head=12, n_embd=768, n_positions=1024,
+                                                bos_token_id=0, eos_token_id=0))
         else:
             model = BertForPreTraining(BertConfig(vocab_size=21128))
     return sum(p.numel() for p in model.parameters())

@@ -60,6 +60,14 @@ def main() -> None:
     for seed in args.seeds:
         for streaming in (False, True):
             out = args.folder / f"run-{'stream' if streaming else 'built'}-{seed}"
+            if (out / "metrics.json").is_file():  # finished by an earlier call: read, not trained again
+                from toolkit.reporting.metrics import read_metrics
+
+                metrics, seconds = read_metrics(out), float("nan")
+                final = metrics["final"]
+                rows.append((seed, "streamed" if streaming else "built", final["loss"], final["perplexity"],
+                             metrics["vocab_size"], metrics["train"]["tokens_per_second"], seconds))
+                continue
             start = time.perf_counter()
             result = toolkit.run("gpt2/tiny_pretrain", overrides=[
                 *MODEL, f"data.card={card}", f"data.streaming={str(streaming).lower()}", f"train.max_steps={args.steps}",

@@ -149,3 +149,19 @@ def test_a_stream_too_short_for_a_batch_is_an_error(tmp_path):
     made = StreamLoader(PackedBlocks(open_stream(card, ["text"])[0], char_tokenizer(), 64), 1000, collate_blocks(None, None, False))
     with pytest.raises(ToolkitError, match="fewer than train.batch_size=1000"):
         next(iter(made))
+
+
+def test_a_card_with_its_own_validation_files_streams_whatever_its_splits_say(tmp_path):
+    """splits.validation (a share by default) is for carving held-out rows; given files need none."""
+    from toolkit.data import load_card
+    from toolkit.data.stream import check_streamable, open_stream
+
+    jsonl_corpus(tmp_path, files=1, rows=10)
+    (tmp_path / "held.jsonl").write_text(json.dumps({"body": "留出的一篇。"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    source = {"files": {"train": str(tmp_path / "part0.jsonl"), "validation": str(tmp_path / "held.jsonl")},
+              "format": "jsonl", "columns": {"body": "text"}}
+    card = load_card(card_file(tmp_path, source))
+    check_streamable(card)
+    train, held = open_stream(card, ["text"])
+    assert held == {"validation": [{"text": "留出的一篇。"}]}
+    assert len(list(train)) == 10

@@ -43,6 +43,12 @@ def check_streamable(card: DataCard) -> None:
     if dedupe:
         raise DataError(f"Data card {card.label}: the preprocess step dedupe remembers every row it has seen, which "
                         f"a stream cannot do in bounded memory; remove it from the card to stream it, or do not stream.")
+    if not isinstance(source.files, dict):  # one split: held-out rows are carved (a Hub dataset's: once opened)
+        check_held_out_counts(card)
+
+
+def check_held_out_counts(card: DataCard) -> None:
+    """Held-out rows carved from a stream are its first rows: counts, never shares."""
     for split in HELD_OUT:
         value = getattr(card.splits, split)
         if 0 < value < 1:
@@ -106,6 +112,7 @@ def open_stream(card: DataCard, view_columns: list[str], max_rows: int | None = 
     train = splits["train"]
     held = {split: list(data) for split, data in splits.items() if split != "train"}
     if not held:  # the first rows of the train stream
+        check_held_out_counts(card)
         counts = [int(card.splits.validation), int(card.splits.test)]
         first = list(islice(iter(train), sum(counts)))
         held = {"validation": first[: counts[0]], "test": first[counts[0]:]}
