@@ -197,7 +197,7 @@ def test_nsp_labels_follow_transformers_convention():
     assert collated["next_sentence_label"].tolist() == pairs["next_sentence_label"][:4]
 
 
-def stream_documents(folder, count: int = 40) -> Path:
+def stream_documents(folder, count: int = 40):
     """jsonl documents of a few People's Daily sentences each, and a streaming card for them."""
     texts = load_corpus("peoples_daily_1998", view="text", max_rows=400)["train"]["text"]
     lines = [json.dumps({"text": "".join(texts[i * 3 : i * 3 + 3])}, ensure_ascii=False) for i in range(count)]
