@@ -2,10 +2,10 @@
 
 ``PackedBlocks`` (causal LM, biLM) tokenizes texts as they come, ends each with the end-of-text token and cuts the
 running token stream into blocks of ``block_size`` (across document boundaries, as
-``causal_lm.pack_blocks`` does for a built corpus). ``StreamLoader`` stacks blocks into batches
-(any examples source with the same few methods: BERT's
-toolkit.families.bert.nsp_stream.NspPairs too) and goes round the stream again when it ends (training is counted in steps; each round is a
-"pass", which a shuffled Hub stream reshuffles by its epoch).
+``causal_lm.pack_blocks`` does for a built corpus). ``StreamLoader`` batches the examples of such
+a source (PackedBlocks, or BERT's toolkit.families.bert.nsp_stream.NspPairs: the same few methods)
+with the task's collate, and goes round the stream again when it ends (training is counted in
+steps; each round is a "pass", which a shuffled Hub stream reshuffles by its epoch).
 
 Exact resume: the state after a batch is the ``datasets`` stream's own ``state_dict()`` (where the
 next text starts) plus the tokens already read but not yet in a block. The loop asks for the
