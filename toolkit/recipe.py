@@ -89,6 +89,13 @@ class DataSection(Section):
     tags: Literal["ner", "pos", "cws"] | None = Field(
         None, description="token_classification: character tags to derive (NER BIO, POS, segmentation B/M/E/S)."
     )
+    streaming: bool | None = Field(
+        None, description="Read the card's source lazily while training (local text/jsonl/csv/parquet files or "
+        "globs, or a Hub dataset) instead of building the corpus first; null: as the card's source.streaming says. "
+        "Tasks: causal_lm, bilm, bert_pretrain (a streamed row is one document).")
+    tokenizer_rows: int = Field(
+        100_000, ge=1, description="Streaming: a tokenizer trained for the run learns from the first this-many "
+        "training rows of the stream.")
 
 
 TOKENIZER_SIDES = ("source", "target")

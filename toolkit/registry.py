@@ -34,6 +34,8 @@ class TaskEntry:
     check: str | None = None
     # Reads source/target pairs, so a recipe may give each side a tokenizer of its own (tokenizer.per_side).
     sides: bool = False
+    # Trains from a stream (data.streaming, or a card with source.streaming; its TorchTask has stream_encode).
+    streams: bool = False
 
 
 # family name -> "module:attribute" of its ModelFamily. A family's own tasks (those no other family
@@ -51,7 +53,7 @@ FAMILIES: dict[str, str] = {
 
 # Tasks that two or more families share.
 TASKS: dict[str, TaskEntry] = {
-    "causal_lm": TaskEntry("toolkit.tasks.causal_lm:TASK"),
+    "causal_lm": TaskEntry("toolkit.tasks.causal_lm:TASK", streams=True),
     "sequence_classification": TaskEntry("toolkit.tasks.classify:TASK"),
     "token_classification": TaskEntry("toolkit.tasks.token_classify:TASK",
                                       needs=(("data.tags", "task token_classification needs data.tags: ner, pos or cws"),)),
@@ -179,6 +181,10 @@ def _check_task_parts(recipe: Recipe, entry: TaskEntry, entries: dict[str, TaskE
         raise ValueError(f"tokenizer.per_side (or tokenizer.source / tokenizer.target) trains one tokenizer per side of "
                          f"source/target pairs, and task {recipe.task} reads no pairs; it is for task "
                          f"{', '.join(able)}: give one tokenizer (remove per_side, source and target)")
+    if recipe.data.streaming and not entry.streams:
+        raise ValueError(f"data.streaming: task {recipe.task} does not train from a stream; tasks that do: "
+                         f"{', '.join(sorted(name for name, other in entries.items() if other.streams))} "
+                         f"(remove data.streaming to build the corpus whole)")
     for key, message in entry.needs:
         value: Any = recipe
         for part in key.split("."):

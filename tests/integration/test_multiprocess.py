@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 
 from conftest import REPO, TINY_GPT2
 
@@ -21,3 +22,60 @@ def test_two_cpu_processes(tmp_path):
     # Both processes saved their RNG state in the checkpoints, so the run can resume exactly.
     assert (out / "checkpoints" / "step-6" / "random_states_1.pkl").is_file()
     assert done.stdout.count("Run folder:") == 1
+
+
+# Run under `accelerate launch` (each process is one of these): records the texts this process's
+# stream loader reads in its first pass, then writes them to seen_<rank>.json.
+STREAM_SPY = textwrap.dedent("""
+    import atexit, json, os, sys
+    from toolkit.tasks import stream_blocks
+    import toolkit
+
+    seen = []
+    made = stream_blocks.StreamLoader.__init__
+
+    def spying(self, blocks, *args, **kwargs):
+        made(self, blocks, *args, **kwargs)
+        tokenizer = blocks.tokenizer
+
+        def recording(texts, **options):
+            if self.passes == 0:
+                seen.extend(texts)
+            return tokenizer(texts, **options)
+
+        blocks.tokenizer = recording
+
+    stream_blocks.StreamLoader.__init__ = spying
+    out = sys.argv[1]
+    atexit.register(lambda: open(os.path.join(out, f"seen_{os.environ['RANK']}.json"), "w").write(json.dumps(seen)))
+    toolkit.run("gpt2/tiny_pretrain", overrides=sys.argv[2:])
+""")
+
+
+def test_two_cpu_processes_stream_disjoint_shards(tmp_path):
+    """3 jsonl files for 2 processes (not whole files each, so the stream is split row by row):
+    in their first pass the processes read no document in common, and together every training one."""
+    documents = [f"第{i}篇文章。" + "新华社北京电" * (i % 4 + 1) for i in range(90)]
+    for part in range(3):
+        lines = [json.dumps({"text": text}, ensure_ascii=False) for text in documents[part * 30 : part * 30 + 30]]
+        (tmp_path / f"part{part}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    card = tmp_path / "stream.yaml"
+    card.write_text(f"name: spied\ndescription: 90 documents\nsource: {{files: '{tmp_path}/part*.jsonl', format: jsonl}}\n"
+                    "splits: {validation: 4, test: 0}\n", encoding="utf-8")
+    out = tmp_path / "run"
+    overrides = [*TINY_GPT2[:1], "data.block_size=32", "train.batch_size=4", "train.max_steps=16", "train.eval_every=16",
+                 "train.save_every=16", "eval.max_batches=1", "eval.samples=[]", "train.mixed_precision=no",
+                 f"data.card={card}", "data.streaming=true", f"output.dir={out}"]
+    spy = tmp_path / "spy.py"
+    spy.write_text(STREAM_SPY, encoding="utf-8")
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "accelerate_configs/multi_cpu.yaml",
+               "--main_process_port", "29533", str(spy), str(tmp_path), *overrides]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((out / "metrics.json").read_text())["train"]["processes"] == 2
+    seen = [json.loads((tmp_path / f"seen_{rank}.json").read_text()) for rank in range(2)]
+    assert seen[0] and seen[1]
+    assert not set(seen[0]) & set(seen[1])
+    assert len(seen[0]) == len(set(seen[0])) and len(seen[1]) == len(set(seen[1]))
+    assert set(seen[0]) | set(seen[1]) == set(documents[4:]), "both passes read to the end, and held-out rows stay out"
+    assert (out / "checkpoints" / "step-16" / "data_state_1.json").is_file()

@@ -199,3 +199,58 @@ def test_gradient_accumulation_survives_cut_evaluations(straight_run, tmp_path, 
     for (step, epoch, micro_batches), (_, next_epoch, _) in zip(per_step, per_step[1:] + [(None, None, 2)]):
         assert micro_batches == 2 or (micro_batches == 1 and next_epoch == epoch + 1), per_step
     assert sum(n for _, _, n in per_step) >= 22, "at most one short step per epoch"
+
+
+# --------------------------------------------------------------------------- streamed training data
+
+
+def small_stream_card(tmp_path) -> str:
+    """The same paragraphs as two jsonl files read as a stream: about 4 batches a pass, so the
+    run goes round the stream more than once; the first 2 rows are held out."""
+    import json
+
+    from toolkit.data import load_corpus
+
+    texts = [t for t in load_corpus("peoples_daily_1998", view="text", max_rows=400)["train"]["text"] if len(t) >= 20][:27]
+    for part in range(2):
+        lines = [json.dumps({"text": text}, ensure_ascii=False) for text in texts[part::2]]
+        (tmp_path / f"part{part}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    card = tmp_path / "stream.yaml"
+    card.write_text(f"name: small_stream\ndescription: 27 paragraphs\nsource: {{files: '{tmp_path}/part*.jsonl', "
+                    "format: jsonl, streaming: true}\nsplits: {validation: 2, test: 0}\n", encoding="utf-8")
+    return f"data.card={card}"
+
+
+@pytest.fixture(scope="module")
+def straight_stream_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("resume_stream")
+    overrides = [*OVERRIDES, small_stream_card(folder)]
+    return overrides, toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={folder / 'a'}"])
+
+
+def test_sigkill_then_resume_of_a_stream_matches_uninterrupted_run(tmp_path, straight_stream_run):
+    """The position in the stream (and the tokens read but not yet in a block) is in the
+    checkpoint: the resumed run trains on the same batches."""
+    overrides, straight = straight_stream_run
+    killed_dir = tmp_path / "b"
+    child = subprocess.run([sys.executable, "-c", KILLER, *overrides, f"output.dir={killed_dir}"],
+                           capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    assert (killed_dir / "checkpoints" / "step-8" / "data_state_0.json").is_file()
+
+    resumed = toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={killed_dir}"], resume=True)
+    assert_same_run(straight, resumed)
+
+
+@pytest.mark.slow  # a third child run; the unit test of StreamLoader covers states mid-step
+def test_sigint_mid_step_of_a_stream_redoes_that_step_on_resume(tmp_path, straight_stream_run):
+    """Stopped in the first micro-batch of step 7: the checkpoint holds the stream's position at the
+    end of step 6, so the resumed run reads that micro-batch again."""
+    overrides, straight = straight_stream_run
+    stopped_dir = tmp_path / "b"
+    child = subprocess.run([sys.executable, "-c", STOPPER, "SIGINT", *overrides, f"output.dir={stopped_dir}"],
+                           capture_output=True, text=True, timeout=300, env={**os.environ},
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert child.returncode == 130, child.stderr[-2000:]
+    resumed = toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={stopped_dir}"], resume=True)
+    assert_same_run(straight, resumed)

@@ -73,6 +73,10 @@ class TorchTask:
     extra_metrics: Callable[[Any, list[str] | None], dict[str, Any]] = lambda recipe, labels: (
         {"labels": labels} if labels else {})  # task facts for metrics.json
     loss: Callable = token_loss
+    # Training from a stream (toolkit.tasks.streaming): (IterableDataset of rows in the task's view,
+    # tokenizer, recipe) -> an iterable of (example, position) with the state methods of
+    # toolkit.tasks.stream_blocks.PackedBlocks; None: the task trains on a built corpus only.
+    stream_encode: Callable | None = None
     # Builds the training loss from the recipe when it has settings (seq2seq's label smoothing): (recipe) -> loss.
     make_loss: Callable[[Any], Callable] | None = None
     # The rows a new tokenizer is trained on: a Dataset with a "text" column, made from the train split.

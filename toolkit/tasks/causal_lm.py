@@ -60,6 +60,14 @@ def pack_blocks(rows, tokenizer, recipe):
     return blocks.with_format("torch")
 
 
+def stream_blocks(rows, tokenizer, recipe):
+    """Blocks as pack_blocks cuts them (documents end with the end-of-text token and run on into the
+    next block), from a stream as it is read (toolkit.tasks.stream_blocks)."""
+    from .stream_blocks import PackedBlocks
+
+    return PackedBlocks(rows, tokenizer, recipe.data.block_size)
+
+
 def collate_blocks(tokenizer, recipe, for_eval: bool):
     """Equal-length blocks stacked; the model shifts the labels itself."""
 
@@ -109,6 +117,7 @@ TASK = TorchTask(
     usage=USAGE,
     encode=lambda rows, tokenizer, recipe, labels: pack_blocks(rows, tokenizer, recipe),
     collate=collate_blocks,
+    stream_encode=stream_blocks,
     score=score_lm,
     headline=lambda recipe: ("perplexity", "loss"),
     finish_model=set_generation,

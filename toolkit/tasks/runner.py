@@ -24,6 +24,7 @@ from ..tokenizer_sides import has_target
 from ..training import build_optimizer, build_scheduler, fit, make_accelerator
 from ..training.setup import model_is_sharded
 from ..training.checkpoints import disk_full_guard, model_bytes
+from .streaming import check_stream_run, is_streaming, open_task_stream, stream_data
 from .common import (
     RunOutcome, finish_run, hardware, load_task_corpus, prepare_model, refresh_model_card, run_tokenizer, save_model,
 )
@@ -129,33 +130,33 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
     folder and write metrics and the model card."""
     family = registry.family(recipe.model.family)
     card = load_card(recipe.data.card)
+    streaming = is_streaming(recipe, card)
+    if streaming:
+        check_stream_run(task, recipe, card)
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
     with accelerator.main_process_first():  # the main process prepares and caches the data first
-        corpus = load_task_corpus(recipe, task.view(recipe, card))
-        side_texts = (lambda side: task.side_texts(corpus["train"], side)) if task.side_texts else None
-        tokenizer = run_tokenizer(recipe, family, task.tokenizer_texts(corpus["train"]), run_dir, accelerator, side_texts)
-        labels = task.labels(recipe, card, corpus["train"]) if task.labels else None
-        examples = {split: task.encode(corpus[split], tokenizer, recipe, labels)
-                    for split in dict.fromkeys(["train", recipe.eval.split])}
+        if streaming:
+            labels = None
+            tokenizer, eval_examples, train_dl, fingerprint = stream_data(task, recipe, card, family, run_dir, accelerator)
+            described = f"streamed training data ({accelerator.num_processes} shard(s))"
+        else:
+            corpus = load_task_corpus(recipe, task.view(recipe, card))
+            side_texts = (lambda side: task.side_texts(corpus["train"], side)) if task.side_texts else None
+            tokenizer = run_tokenizer(recipe, family, task.tokenizer_texts(corpus["train"]), run_dir, accelerator, side_texts)
+            labels = task.labels(recipe, card, corpus["train"]) if task.labels else None
+            examples = {split: task.encode(corpus[split], tokenizer, recipe, labels)
+                        for split in dict.fromkeys(["train", recipe.eval.split])}
+            eval_examples = examples[recipe.eval.split]
     model = prepare_model(recipe, family, task, tokenizer, head_config(labels), accelerator)
     task.finish_model(model, tokenizer, recipe)
 
-    fingerprint = data_fingerprint(examples["train"])
+    if not streaming:
+        fingerprint = data_fingerprint(examples["train"])
+        train_dl = _train_loader(task, examples["train"], tokenizer, recipe)
+        described = f"{len(examples['train']):,} training examples"
     if resume:
         check_same_data(Path(run_dir), fingerprint, recipe.data.card)
-    train_dl = DataLoader(
-        examples["train"], batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
-        collate_fn=task.collate(tokenizer, recipe, for_eval=False), num_workers=recipe.train.num_workers,
-        # Its own generator: creating an epoch iterator must not draw from the global RNG, or
-        # dropout after a resume would differ from the uninterrupted run.
-        generator=torch.Generator().manual_seed(recipe.seed),
-    )
-    if len(train_dl) == 0:
-        raise ToolkitError(
-            f"The train split has {len(examples['train'])} examples, fewer than train.batch_size="
-            f"{recipe.train.batch_size}; lower the batch size or use more data."
-        )
-    eval_dl = DataLoader(examples[recipe.eval.split], batch_size=recipe.eval.batch_size or recipe.train.batch_size,
+    eval_dl = DataLoader(eval_examples, batch_size=recipe.eval.batch_size or recipe.train.batch_size,
                          collate_fn=task.collate(tokenizer, recipe, for_eval=True))
     extra_metrics = dict(task.extra_metrics(recipe, labels))
     if recipe.model.embeddings_from:  # on resume too: the checkpoint then overwrites the weights
@@ -164,12 +165,15 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
                           f"{extra_metrics['embeddings_from']['coverage']:.1%} of the vocabulary found.")
     optimizer = build_optimizer(model, recipe.train)
     scheduler = build_scheduler(optimizer, recipe.train)
-    model, optimizer, train_dl, eval_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, eval_dl, scheduler)
+    if streaming:  # each process reads its own shard, on its device: Accelerate must not split or dispatch it
+        model, optimizer, eval_dl, scheduler = accelerator.prepare(model, optimizer, eval_dl, scheduler)
+    else:
+        model, optimizer, train_dl, eval_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, eval_dl, scheduler)
     if accelerator.is_main_process and not resume:
         counts = parameter_counts(model)
         accelerator.print(
             f"{counts['parameters']:,} parameters ({counts['trainable_parameters']:,} trained), vocabulary "
-            f"{vocabulary_sizes(tokenizer)}, {len(examples['train']):,} training examples, precision {accelerator.mixed_precision}."
+            f"{vocabulary_sizes(tokenizer)}, {described}, precision {accelerator.mixed_precision}."
         )
 
     carried: set[str] = set()  # the family's extras (ELMo's layer weights), also copied to metrics.json's top level
@@ -199,6 +203,8 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
         train=recipe.train, run_dir=run_dir, evaluate=evaluate, loss_fn=task.make_loss(recipe) if task.make_loss else task.loss, resume=resume, callbacks=callbacks,
         evaluate_first=bool(recipe.model.init_from), data_fingerprint=fingerprint,
     )
+    if streaming:  # rounds of the main process's shard of the training stream
+        extra_metrics["stream_passes"] = train_dl.passes
     metrics: dict[str, Any] = {}
     full_weights = accelerator.get_state_dict(model) if sharded else None  # a collective: every process
     if accelerator.is_main_process:
@@ -239,6 +245,22 @@ def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callback
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes trackers and, under a launcher, the process group
     return RunOutcome(run_dir=Path(run_dir), metrics=metrics)
+
+
+def _train_loader(task, examples, tokenizer, recipe: Recipe) -> DataLoader:
+    loader = DataLoader(
+        examples, batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
+        collate_fn=task.collate(tokenizer, recipe, for_eval=False), num_workers=recipe.train.num_workers,
+        # Its own generator: creating an epoch iterator must not draw from the global RNG, or
+        # dropout after a resume would differ from the uninterrupted run.
+        generator=torch.Generator().manual_seed(recipe.seed),
+    )
+    if len(loader) == 0:
+        raise ToolkitError(
+            f"The train split has {len(examples)} examples, fewer than train.batch_size="
+            f"{recipe.train.batch_size}; lower the batch size or use more data."
+        )
+    return loader
 
 
 def vocabulary_sizes(tokenizer) -> str:
@@ -309,7 +331,12 @@ def evaluate_run(task, run_dir: Path, recipe: Recipe, split: str, card: str | No
     if task.side_texts:  # a task of source/target pairs: the decoder's vocabulary is the target tokenizer's
         check_decoder_vocabulary(model.config, tokenizer, str(run_dir))
     labels = saved_labels(model.config) if task.labels else None
-    corpus = load_corpus(data_card, view=view, max_rows=recipe.data.max_rows)
+    if is_streaming(recipe, data_card):  # the held-out rows of the stream, built whole
+        import datasets
+
+        corpus = {split: datasets.Dataset.from_list(open_task_stream(task, recipe, data_card, split)[1])}
+    else:
+        corpus = load_corpus(data_card, view=view, max_rows=recipe.data.max_rows)
     if split not in corpus:
         raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
     accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir), track=False)

@@ -20,6 +20,7 @@ from ..errors import ToolkitError
 
 CHECKPOINTS = "checkpoints"
 LOOP_STATE = "loop_state.json"
+DATA_STATE = "data_state_{rank}.json"  # one per process: where its shard of a training stream stands
 
 
 @dataclass
@@ -111,10 +112,12 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def save_checkpoint(accelerator, run_dir: Path, state: LoopState, keep: int, model=None) -> Path:
-    """Save atomically; every process must call this (each saves its own RNG state). A full disk
-    removes the partial folder, keeps the earlier checkpoints and raises a ToolkitError (``model``
-    sizes the estimate when there is no earlier checkpoint)."""
+def save_checkpoint(accelerator, run_dir: Path, state: LoopState, keep: int, model=None,
+                    data_state: dict | None = None) -> Path:
+    """Save atomically; every process must call this (each saves its own RNG state, and its own
+    ``data_state``, the position in its shard of a stream). A full disk removes the partial folder,
+    keeps the earlier checkpoints and raises a ToolkitError (``model`` sizes the estimate when there
+    is no earlier checkpoint)."""
     root = Path(run_dir) / CHECKPOINTS
     final = root / f"step-{state.step}"
     temporary = root / f".tmp-step-{state.step}"
@@ -126,6 +129,9 @@ def save_checkpoint(accelerator, run_dir: Path, state: LoopState, keep: int, mod
                 temporary.mkdir(parents=True)
             accelerator.wait_for_everyone()
             accelerator.save_state(str(temporary), safe_serialization=True)
+            if data_state is not None:
+                data_file = temporary / DATA_STATE.format(rank=accelerator.process_index)
+                data_file.write_text(json.dumps(data_state), encoding="utf-8")
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
                 (temporary / LOOP_STATE).write_text(json.dumps(asdict(state)), encoding="utf-8")
@@ -192,6 +198,22 @@ def load_checkpoint(accelerator, folder: Path) -> LoopState:
             raise
         raise damaged_checkpoint(folder, damaged.name, "is damaged (cut short or overwritten)") from None
     return state
+
+
+def load_data_state(accelerator, folder: Path) -> dict:
+    """This process's saved position in its training stream."""
+    path = folder / DATA_STATE.format(rank=accelerator.process_index)
+    saved = len(list(folder.glob(DATA_STATE.format(rank="*"))))
+    if not path.is_file() or saved != accelerator.num_processes:
+        why = (f"it holds the positions of {saved} processes and this run has {accelerator.num_processes}; resume "
+               f"with as many processes as the run started with" if saved else
+               "it was saved by a run that did not stream its training data; resume with the data settings the run "
+               "started with")
+        raise ToolkitError(f"Cannot resume the training stream from {folder}: {why}.")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise damaged_checkpoint(folder, path.name, "is not valid JSON (cut short or overwritten)") from None
 
 
 def damaged_file(folder: Path) -> Path | None:

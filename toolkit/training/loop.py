@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ToolkitError
 from ..recipe import TrainSection
-from .checkpoints import LoopState, latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoints import LoopState, latest_checkpoint, load_checkpoint, load_data_state, save_checkpoint
 
 LossFn = Callable[[torch.nn.Module, dict], tuple[torch.Tensor, int]]
 # (model, step) -> metrics: the step names what an evaluation writes into the run folder (seq2seq's attention maps).
@@ -113,8 +113,13 @@ def fit(
     (`toolkit sweep` stops a trial that its pruner gives up on after an evaluation).
     """
     state = LoopState()
+    # A loader that saves its own position (toolkit.tasks.stream_blocks.StreamLoader) is resumed from
+    # it, not by skipping batches (Accelerate's own loaders have load_state_dict too: not asked for).
+    stateful = getattr(train_dataloader, "resumes_itself", False)
     if resume and (checkpoint := latest_checkpoint(run_dir)):
         state = load_checkpoint(accelerator, checkpoint)
+        if stateful:
+            train_dataloader.load_state_dict(load_data_state(accelerator, checkpoint))
         accelerator.print(f"Resumed from {checkpoint} (step {state.step}).")
     state.data_fingerprint = data_fingerprint
     progress = tqdm(
@@ -136,7 +141,7 @@ def fit(
             while state.step < train.max_steps and not ended_early:
                 train_dataloader.set_epoch(state.epoch)
                 batches = train_dataloader
-                if state.batch_in_epoch:
+                if state.batch_in_epoch and not stateful:
                     from accelerate import skip_first_batches
 
                     batches = skip_first_batches(train_dataloader, state.batch_in_epoch)
@@ -149,6 +154,7 @@ def fit(
                         optimizer.step()
                         optimizer.zero_grad(set_to_none=True)
                     state.batch_in_epoch += 1
+                    state.epoch = train_dataloader.passes if stateful else state.epoch
                     loss_value = loss.detach().float().item()
                     if not math.isfinite(loss_value) and bad_loss is None:
                         bad_loss = loss_value
@@ -201,7 +207,8 @@ def fit(
                     checkpoint = None
                     if state.step % train.save_every == 0 or state.step == train.max_steps or stopping:
                         paused = time.perf_counter()
-                        checkpoint = save_checkpoint(accelerator, run_dir, state, train.keep_checkpoints, model)
+                        checkpoint = save_checkpoint(accelerator, run_dir, state, train.keep_checkpoints, model,
+                                                     _data_state(train_dataloader, state.batch_in_epoch, stateful))
                         window_start += time.perf_counter() - paused
                     if stopping:  # a signal arrived during this step: its checkpoint resumes exactly
                         raise TrainingInterrupted(checkpoint, state.step)
@@ -217,7 +224,8 @@ def fit(
         if stops.aborted:  # a second signal: stop now, keep the last regular checkpoint
             raise
         state.batch_in_epoch = batch_at_step  # micro-batches of an unfinished step are redone
-        checkpoint = save_checkpoint(accelerator, run_dir, state, train.keep_checkpoints, model)
+        checkpoint = save_checkpoint(accelerator, run_dir, state, train.keep_checkpoints, model,
+                                     _data_state(train_dataloader, batch_at_step, stateful))
         raise TrainingInterrupted(checkpoint, state.step) from None
     finally:
         progress.close()
@@ -226,6 +234,12 @@ def fit(
         # result must describe the model it saves.
         state.evals.append({"step": state.step, "train_seconds": round(state.train_seconds, 2), **evaluate(model, state.step)})
     return state
+
+
+def _data_state(loader, batches: int, stateful: bool) -> dict | None:
+    """A stateful loader's position after ``batches`` batches (its batches are never reset by an
+    epoch: it goes round its stream itself), saved with the checkpoint by every process."""
+    return loader.state_dict(batches) if stateful else None
 
 
 def _divergence(run_dir: Path, step: int, loss: float, train: TrainSection) -> TrainingDiverged:

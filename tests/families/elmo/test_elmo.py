@@ -167,6 +167,28 @@ def test_bilm_trains_and_reports_both_directions(bilm):
     assert (bilm.run_dir / "modeling_elmo.py").is_file()
 
 
+def test_bilm_trains_from_a_stream_of_text_files(tmp_path):
+    """data.streaming: the text files are read lazily, packed as causal_lm packs them, and the
+    position in the stream is saved with the checkpoint."""
+    from toolkit.data import load_corpus
+
+    texts = load_corpus("peoples_daily_1998", view="text", max_rows=200)["train"]["text"]
+    (tmp_path / "a.txt").write_text("\n".join(texts[:100]), encoding="utf-8")
+    (tmp_path / "b.txt").write_text("\n".join(texts[100:]), encoding="utf-8")
+    card = tmp_path / "card.yaml"
+    card.write_text(f"name: text_stream\ndescription: two text files\nsource: {{files: '{tmp_path}/*.txt'}}\n"
+                    "splits: {validation: 20, test: 0}\n", encoding="utf-8")
+    out = tmp_path / "run"
+    result = toolkit.run("elmo/tiny_bilm", overrides=[*TINY_BILM, f"data.card={card}", "data.streaming=true",
+                                                     f"output.dir={out}"])
+    assert result.metrics["final"]["forward_perplexity"] > 1 and result.metrics["final"]["backward_perplexity"] > 1
+    assert result.metrics["stream_passes"] == 0
+    assert (out / "checkpoints" / "step-4" / "data_state_0.json").is_file()
+    # `toolkit eval` of the run reads the same held-out rows of the stream, so it repeats the final result.
+    again = toolkit.evaluate(out, split="validation", max_batches=2)
+    assert abs(again["forward_perplexity"] - result.metrics["final"]["forward_perplexity"]) < 1e-3
+
+
 @pytest.fixture(scope="module")
 def sentiment_card(tmp_path_factory):
     """Two classes a biLM of People's Daily characters can separate: a tiny local labelled card."""

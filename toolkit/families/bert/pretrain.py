@@ -14,6 +14,7 @@ import torch
 from ...tasks.base import TorchTask
 from .masking import IGNORE, MaskingCollator
 from .nsp import build_nsp_pairs
+from .nsp_stream import stream_pairs
 
 USAGE = """
 from transformers import pipeline
@@ -114,6 +115,7 @@ TASK = TorchTask(
     usage=USAGE,
     encode=encode,
     collate=collate,
+    stream_encode=stream_pairs,  # data.streaming: pairs within a bounded buffer of documents
     score=score_pretraining,
     make_loss=make_pretraining_loss,
     headline=lambda recipe: ("mlm_accuracy", "mlm_perplexity", "nsp_accuracy"),

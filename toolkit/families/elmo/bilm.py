@@ -1,6 +1,6 @@
 """Bidirectional LM pretraining (ELMo): forward and backward LSTM LMs trained jointly.
 
-Reads the ``text`` view, packs it into blocks exactly as causal_lm does, and trains the biLM with
+Reads the ``text`` view, packs it into blocks exactly as causal_lm does (built, or from a stream), and trains the biLM with
 the shared runner on the mean of both directions' losses; evaluation reports the perplexity of each
 direction. The run folder is a model folder: ``AutoModel.from_pretrained(run_dir)`` gives the biLM.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ...tasks.base import TorchTask, fixed_view
-from ...tasks.causal_lm import collate_blocks, pack_blocks
+from ...tasks.causal_lm import collate_blocks, pack_blocks, stream_blocks
 
 USAGE = """
 from transformers import AutoModel, AutoTokenizer
@@ -49,6 +49,7 @@ TASK = TorchTask(
     usage=USAGE,
     encode=lambda rows, tokenizer, recipe, labels: pack_blocks(rows, tokenizer, recipe),
     collate=collate_blocks,
+    stream_encode=stream_blocks,  # from a stream too, as causal_lm
     score=score_bilm,
     headline=lambda recipe: ("forward_perplexity", "backward_perplexity", "perplexity"),
 )

@@ -74,7 +74,7 @@ FAMILY = ModelFamily(
     special_tokens=SPECIAL_TOKENS,
     build=build,
     register_auto_classes=register_auto_classes,
-    own_tasks={"bilm": TaskEntry("toolkit.families.elmo.bilm:TASK")},
+    own_tasks={"bilm": TaskEntry("toolkit.families.elmo.bilm:TASK", streams=True)},
     task_models=dict.fromkeys(HEAD_TASKS, "toolkit.families.elmo.heads:head_model"),
     task_needs=dict.fromkeys(HEAD_TASKS, NEEDS_BILM),
     evaluation_extras="toolkit.families.elmo.heads:layer_weights",
