@@ -1,6 +1,7 @@
 """Tokens per second the streaming data pipeline alone delivers, next to what one H100 consumes.
 
     python benchmarks/data_throughput.py [--mb 20] [--seconds 20] [--folder /tmp/data_throughput]
+        [--models gpt2 bert] [--texts-per-call N]
 
 The pipeline is the one a streaming run uses (toolkit.data.stream + toolkit.tasks.stream_blocks):
 jsonl files read lazily by `datasets`, tokenized as they come, packed into blocks, batched. It runs
@@ -13,6 +14,9 @@ An H100 at 40% MFU consumes 0.4 * 989e12 / (6 * parameters) tokens per second (b
 6 FLOPs per parameter per token for forward and backward). "cores needed" is that rate over the
 measured rate per CPU second, rounded up: the CPU cores the pipeline would need per GPU (run with
 TOKENIZERS_PARALLELISM=false, so the pipeline is single-threaded and CPU seconds are one core's).
+With TOKENIZERS_PARALLELISM=true the fast tokenizer spreads each call's texts over its own threads
+(RAYON_NUM_THREADS caps them): then the wall rate is the one to read, and ``--texts-per-call``
+(texts per tokenizer call, toolkit.tasks.stream_blocks.TEXTS_PER_CALL) gives the threads work.
 """
 
 from __future__ import annotations
@@ -100,13 +104,26 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--folder", type=Path, default=Path("/tmp/data_throughput"))
+    parser.add_argument("--models", nargs="+", choices=["gpt2", "bert"], default=["gpt2", "bert"])
+    parser.add_argument("--texts-per-call", type=int, help="texts per tokenizer call (default: the toolkit's)")
     args = parser.parse_args()
+    import os
+
+    from toolkit.tasks import stream_blocks
+
+    if args.texts_per_call:
+        stream_blocks.TEXTS_PER_CALL = args.texts_per_call
+    print(f"TOKENIZERS_PARALLELISM={os.environ.get('TOKENIZERS_PARALLELISM', '(unset: on)')}, "
+          f"RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', '(unset: all cores)')}, "
+          f"{os.cpu_count()} CPUs, {stream_blocks.TEXTS_PER_CALL} texts per tokenizer call")
     card = write_corpus(args.folder, args.mb)
     setups = [("GPT-2 small", "gpt2", TokenizerSettings(kind="byte_bpe", vocab_size=32000, min_frequency=2), 1024, 16),
               ("BERT-base", "bert", TokenizerSettings(kind="char", vocab_size=21128, min_frequency=5), 512, 32)]
     print(f"\n{'model':<12} {'params':>8} {'block':>6} {'tok/s (wall)':>13} {'tok/CPU-s':>10} {'H100@40% tok/s':>15} "
           f"{'cores needed':>13}")
     for name, kind, settings, block, batch in setups:
+        if kind not in args.models:
+            continue
         rate, per_core, tokens = measure(card, kind, settings, block, batch, args.seconds)
         params = parameters(kind)
         needed = MFU * H100_BF16_PEAK / (6 * params)

@@ -107,7 +107,9 @@ def overrides_for(args, model: str, out: Path) -> tuple[str, list[str]]:
         overrides.append(f"train.mixed_precision={'bf16' if args.bf16 else 'no'}")
     if args.accelerate_config:
         overrides.append(f"launch.accelerate_config={args.accelerate_config}")
-    return recipe, overrides
+    if args.compile:
+        overrides.append("train.compile=true")
+    return recipe, overrides + list(args.set)
 
 
 def measure(run_dir: Path, warmup: int, layer_keys: tuple[str, str]) -> dict:
@@ -166,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                         help="force bf16 (or, --no-bf16, fp32); default: the recipe's `auto` (bf16 where the device has it)")
     parser.add_argument("--accelerate-config", help="launch config (default: the recipe's launch.accelerate_config)")
+    parser.add_argument("--compile", action="store_true",
+                        help="train.compile=true (torch.compile; its compile time falls in the warm-up steps)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other recipe override, repeatable (e.g. --set data.streaming=true)")
     parser.add_argument("--peak-tflops", type=float, help="the device's dense bf16 peak, for a GPU not in the table")
     parser.add_argument("--keep", type=Path, help="keep the run folders here (default: a temporary folder)")
     args = parser.parse_args(argv)
@@ -181,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         f"device: {device}; peak: {peak_text}",
         f"torch {torch.__version__}, Python {sys.version.split()[0]}, sizes {args.sizes}, {args.steps} steps per model, "
-        f"the first {args.warmup} left out (warm-up), evaluation and checkpointing not timed",
+        f"the first {args.warmup} left out (warm-up), evaluation and checkpointing not timed"
+        + (", torch.compile on" if args.compile else "") + (f", overrides {' '.join(args.set)}" if args.set else ""),
         "FLOPs = 6 x parameters x real tokens (attention's own products not included; given separately)",
     ]
     lines = []
