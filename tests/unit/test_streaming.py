@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 
 import pytest
 import yaml
@@ -165,3 +166,17 @@ def test_a_card_with_its_own_validation_files_streams_whatever_its_splits_say(tm
     train, held = open_stream(card, ["text"])
     assert held == {"validation": [{"text": "留出的一篇。"}]}
     assert len(list(train)) == 10
+
+
+def test_a_stream_gets_tokenizer_threads_unless_the_user_turned_them_off(monkeypatch):
+    """The CLI's own default (threads off, for forking DataLoader workers) is lifted for a stream,
+    which tokenizes in the training process; a user's TOKENIZERS_PARALLELISM=false is kept."""
+    from toolkit.tasks.stream_blocks_env import TOKENIZER_THREADS_DEFAULTED, allow_tokenizer_threads
+
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    monkeypatch.setenv(TOKENIZER_THREADS_DEFAULTED, "1")  # as the CLI leaves it when it chose "false"
+    assert allow_tokenizer_threads() is True
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "true"
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")  # the user's own choice: no marker
+    assert allow_tokenizer_threads() is False
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "false"

@@ -15,6 +15,7 @@ import sys
 
 from ..errors import ToolkitError
 from .. import registry
+from ..tasks.stream_blocks_env import TOKENIZER_THREADS_DEFAULTED
 from . import baseline, compare, data, hub, inspect, recipes, seq2seq, sweep
 from .flags import SubcommandParser
 
@@ -47,7 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if "TOKENIZERS_PARALLELISM" not in os.environ:
+        # Off by default: DataLoader workers fork after the tokenizer ran, and a forked fast
+        # tokenizer with threads warns (or deadlocks). A streaming run, which forks no workers,
+        # turns the threads back on unless the user set this themselves (the marker says who did).
+        os.environ["TOKENIZERS_PARALLELISM"] = "false"
+        os.environ[TOKENIZER_THREADS_DEFAULTED] = "1"
     try:  # Ctrl-C while parsing or importing (a command's first import takes seconds) is an interruption, not a crash
         args = build_parser().parse_args(argv)
         if args.command not in TRAINING_COMMANDS:
