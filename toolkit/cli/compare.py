@@ -115,7 +115,11 @@ def _format(value) -> str:
 
 
 def format_table(rows: list[dict]) -> str:
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    # The columns in the rows' order, a metric that only some runs have (HSK has no alignment) in its
+    # place among the metrics rather than after the sizes and times.
+    found = list(dict.fromkeys(key for row in rows for key in row))
+    order = ["run", "model", "task", *HEADLINE, "parameters", "steps", "train_seconds"]
+    columns = sorted(found, key=lambda c: (order.index(c) if c in order else len(order), found.index(c)))
     cells = [[_format(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
