@@ -16,9 +16,12 @@ peak RSS is its own (the kernel's ru_maxrss of that child, read with os.wait4):
   validation.
 
 "work s" is the time of the stage's own work (reading the cached corpus and imports excluded),
-"wall s" the child's whole life, "peak MB" its peak RSS and "base MB" its RSS once the libraries
-are imported (the floor every stage pays). Linear scaling means work seconds grow with the size
-and peak MB stays about flat. The corpus and the datasets cache live in the temporary folder and
+"wall s" the child's whole life, "peak RSS MB" its peak RSS (ru_maxrss), which also counts the
+pages of the memory-mapped Arrow cache it read (page cache: they grow with the corpus, and the
+kernel drops them under pressure), and "anon MB" its anonymous memory (RssAnon, what the process
+allocated itself: Python objects, Rust and Arrow buffers) when the work starts (libraries
+imported) and at its highest during the work (sampled every 20 ms). Linear scaling means work
+seconds grow with the size and anonymous memory stays about flat. The corpus and the datasets cache live in the temporary folder and
 are removed at the end (``--keep`` leaves them; ``--workdir`` picks the folder). Run it on a quiet
 machine with OMP_NUM_THREADS=1 for numbers worth comparing.
 """
@@ -107,14 +110,47 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 1e6
 
 
+def _anonymous_mb() -> float:
+    """This process's anonymous resident memory (RssAnon): what it allocated itself. RSS also counts
+    the pages of memory-mapped Arrow cache files it has read, which grow with the corpus but are
+    the kernel's page cache, dropped under memory pressure."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")  # not Linux
+
+
+class PeakAnonymous:
+    """The highest RssAnon seen while it runs, sampled every 20 ms in a thread."""
+
+    def __enter__(self):
+        import threading
+
+        self.start = self.peak = _anonymous_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, _anonymous_mb())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _anonymous_mb())
+
+
 def stage_build(card: str, out: Path) -> dict:
     from toolkit.data import load_corpus
 
     base = _rss_mb()
     start = time.perf_counter()
-    corpus = load_corpus(card, view="text")
-    rows = {split: len(data) for split, data in corpus.items()}
-    return {"work_s": time.perf_counter() - start, "base_mb": base, "rows": rows}
+    with PeakAnonymous() as anonymous:
+        corpus = load_corpus(card, view="text")
+        rows = {split: len(data) for split, data in corpus.items()}
+    return {"work_s": time.perf_counter() - start, "base_mb": base, "anon_start_mb": anonymous.start, "anon_mb": anonymous.peak, "rows": rows}
 
 
 def stage_tokenizer(card: str, out: Path, kind: str) -> dict:
@@ -126,10 +162,11 @@ def stage_tokenizer(card: str, out: Path, kind: str) -> dict:
     train = load_corpus(card, view="text")["train"]
     base = _rss_mb()
     start = time.perf_counter()
-    tokenizer = train_tokenizer(TokenizerSettings(**TOKENIZERS[kind]), train, SPECIAL_TOKENS)
+    with PeakAnonymous() as anonymous:
+        tokenizer = train_tokenizer(TokenizerSettings(**TOKENIZERS[kind]), train, SPECIAL_TOKENS)
     seconds = time.perf_counter() - start
     tokenizer.save_pretrained(out / f"tokenizer-{kind}")
-    return {"work_s": seconds, "base_mb": base, "vocab": len(tokenizer)}
+    return {"work_s": seconds, "base_mb": base, "anon_start_mb": anonymous.start, "anon_mb": anonymous.peak, "vocab": len(tokenizer)}
 
 
 def stage_pack(card: str, out: Path) -> dict:
@@ -144,8 +181,9 @@ def stage_pack(card: str, out: Path) -> dict:
     recipe = SimpleNamespace(data=SimpleNamespace(block_size=BLOCK_SIZE))
     base = _rss_mb()
     start = time.perf_counter()
-    blocks = {split: len(pack_blocks(corpus[split], tokenizer, recipe)) for split in ("train", "validation")}
-    return {"work_s": time.perf_counter() - start, "base_mb": base, "blocks": blocks}
+    with PeakAnonymous() as anonymous:
+        blocks = {split: len(pack_blocks(corpus[split], tokenizer, recipe)) for split in ("train", "validation")}
+    return {"work_s": time.perf_counter() - start, "base_mb": base, "anon_start_mb": anonymous.start, "anon_mb": anonymous.peak, "blocks": blocks}
 
 
 STAGES = {"build": stage_build, "tokenizer": stage_tokenizer, "pack": stage_pack}
@@ -197,7 +235,8 @@ def measure(megabytes: float, root: Path, in_process: bool = False) -> list[dict
         result = run_stage(stage, card, out, cache, extra, in_process)
         name = f"{stage} ({extra[1]})" if extra else stage
         rows.append({"size_mb": size_mb, "stage": name, **result})
-        print(f"  {size_mb:8.1f} MB  {name:<20} work {result['work_s']:8.1f} s  peak {result['peak_mb']:7.0f} MB",
+        print(f"  {size_mb:8.1f} MB  {name:<20} work {result['work_s']:8.1f} s  peak RSS {result['peak_mb']:7.0f} MB"
+              f"  peak anon {result['anon_mb']:7.0f} MB",
               file=sys.stderr, flush=True)
     return rows
 
@@ -211,9 +250,10 @@ def detail(row: dict) -> str:
 
 
 def table(rows: list[dict], markdown: bool) -> str:
-    header = ["corpus MB", "stage", "work s", "wall s", "MB/s", "peak MB", "base MB", "output"]
-    body = [[f"{r['size_mb']:.1f}", r["stage"], f"{r['work_s']:.1f}", f"{r['wall_s']:.1f}",
-             f"{r['size_mb'] / max(r['work_s'], 1e-9):.2f}", f"{r['peak_mb']:.0f}", f"{r['base_mb']:.0f}", detail(r)]
+    header = ["corpus MB", "stage", "work s", "wall s", "MB/s", "peak RSS MB", "anon MB start", "anon MB peak", "output"]
+    body = [[f"{r['size_mb']:.4g}", r["stage"], f"{r['work_s']:.1f}", f"{r['wall_s']:.1f}",
+             f"{r['size_mb'] / max(r['work_s'], 1e-9):.2f}", f"{r['peak_mb']:.0f}", f"{r['anon_start_mb']:.0f}",
+             f"{r['anon_mb']:.0f}", detail(r)]
             for r in rows]
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
