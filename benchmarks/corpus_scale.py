@@ -222,8 +222,10 @@ def measure(megabytes: float, root: Path, in_process: bool = False) -> list[dict
     label = f"{megabytes:g}"
     folder = root / f"pd_{label.replace('.', '_')}mb"
     corpus = folder / "corpus"
-    if not corpus.is_dir():
-        write_corpus(corpus, megabytes)
+    if not corpus.is_dir():  # written aside and renamed: an interrupted run leaves no half corpus to reuse
+        shutil.rmtree(folder / "corpus.partial", ignore_errors=True)
+        write_corpus(folder / "corpus.partial", megabytes)
+        (folder / "corpus.partial").rename(corpus)
     card = write_card(folder, f"pd_synthetic_{label.replace('.', '_')}mb", corpus)
     cache, out = folder / "hf_cache", folder / "out"
     shutil.rmtree(cache, ignore_errors=True)  # a cold build every time

@@ -36,9 +36,10 @@ def pack_blocks(rows, tokenizer, recipe):
     tokenizer_hash = hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
     eos = tokenizer.eos_token_id
 
-    # Both steps read and write Arrow batches (the dataset's "arrow" format), so the token ids of a
-    # batch go from the tokenizer into Arrow arrays and are cut into blocks by numpy, with no Python
-    # int per token; `datasets` writes each batch to its cache file, so memory holds one batch.
+    # Both steps read and write Arrow batches (the dataset's "arrow" format): a batch's token ids go
+    # straight into an Arrow array, and blocks are cut by numpy from the flattened ids (not from a
+    # Python list of every token). `datasets` writes each batch to its cache file, so memory holds
+    # one batch whatever the corpus size.
     def tokenize(batch: pa.Table) -> pa.Table:
         ids = tokenizer(batch["text"].to_pylist(), add_special_tokens=False)["input_ids"]
         return pa.table({"input_ids": pa.array([row + [eos] for row in ids], type=pa.list_(pa.int32()))})
