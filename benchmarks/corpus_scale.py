@@ -16,7 +16,8 @@ peak RSS is its own (the kernel's ru_maxrss of that child, read with os.wait4):
   validation.
 
 "work s" is the time of the stage's own work (reading the cached corpus and imports excluded),
-"wall s" the child's whole life, "peak RSS MB" its peak RSS (ru_maxrss), which also counts the
+"work CPU s" the CPU time of that work (all threads: tokenizers runs Rust threads; on a shared
+machine it is steadier than wall time), "wall s" the child's whole life, "peak RSS MB" its peak RSS (ru_maxrss), which also counts the
 pages of the memory-mapped Arrow cache it read (page cache: they grow with the corpus, and the
 kernel drops them under pressure), and "anon MB" its anonymous memory (RssAnon, what the process
 allocated itself: Python objects, Rust and Arrow buffers) when the work starts (libraries
@@ -146,11 +147,11 @@ def stage_build(card: str, out: Path) -> dict:
     from toolkit.data import load_corpus
 
     base = _rss_mb()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with PeakAnonymous() as anonymous:
         corpus = load_corpus(card, view="text")
         rows = {split: len(data) for split, data in corpus.items()}
-    return {"work_s": time.perf_counter() - start, "base_mb": base, "anon_start_mb": anonymous.start, "anon_mb": anonymous.peak, "rows": rows}
+    return {"work_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu, "base_mb": base, "anon_start_mb": anonymous.start, "anon_mb": anonymous.peak, "rows": rows}
 
 
 def stage_tokenizer(card: str, out: Path, kind: str) -> dict:
@@ -161,12 +162,12 @@ def stage_tokenizer(card: str, out: Path, kind: str) -> dict:
 
     train = load_corpus(card, view="text")["train"]
     base = _rss_mb()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with PeakAnonymous() as anonymous:
         tokenizer = train_tokenizer(TokenizerSettings(**TOKENIZERS[kind]), train, SPECIAL_TOKENS)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     tokenizer.save_pretrained(out / f"tokenizer-{kind}")
-    return {"work_s": seconds, "base_mb": base, "anon_start_mb": anonymous.start, "anon_mb": anonymous.peak, "vocab": len(tokenizer)}
+    return {"work_s": seconds, "cpu_s": cpu, "base_mb": base, "anon_start_mb": anonymous.start, "anon_mb": anonymous.peak, "vocab": len(tokenizer)}
 
 
 def stage_pack(card: str, out: Path) -> dict:
@@ -180,10 +181,10 @@ def stage_pack(card: str, out: Path) -> dict:
     tokenizer = load_tokenizer(out / "tokenizer-char")
     recipe = SimpleNamespace(data=SimpleNamespace(block_size=BLOCK_SIZE))
     base = _rss_mb()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with PeakAnonymous() as anonymous:
         blocks = {split: len(pack_blocks(corpus[split], tokenizer, recipe)) for split in ("train", "validation")}
-    return {"work_s": time.perf_counter() - start, "base_mb": base, "anon_start_mb": anonymous.start, "anon_mb": anonymous.peak, "blocks": blocks}
+    return {"work_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu, "base_mb": base, "anon_start_mb": anonymous.start, "anon_mb": anonymous.peak, "blocks": blocks}
 
 
 STAGES = {"build": stage_build, "tokenizer": stage_tokenizer, "pack": stage_pack}
@@ -237,7 +238,7 @@ def measure(megabytes: float, root: Path, in_process: bool = False) -> list[dict
         result = run_stage(stage, card, out, cache, extra, in_process)
         name = f"{stage} ({extra[1]})" if extra else stage
         rows.append({"size_mb": size_mb, "stage": name, **result})
-        print(f"  {size_mb:8.1f} MB  {name:<20} work {result['work_s']:8.1f} s  peak RSS {result['peak_mb']:7.0f} MB"
+        print(f"  {size_mb:8.1f} MB  {name:<20} work {result['work_s']:8.1f} s  CPU {result['cpu_s']:8.1f} s  peak RSS {result['peak_mb']:7.0f} MB"
               f"  peak anon {result['anon_mb']:7.0f} MB",
               file=sys.stderr, flush=True)
     return rows
@@ -252,8 +253,9 @@ def detail(row: dict) -> str:
 
 
 def table(rows: list[dict], markdown: bool) -> str:
-    header = ["corpus MB", "stage", "work s", "wall s", "MB/s", "peak RSS MB", "anon MB start", "anon MB peak", "output"]
-    body = [[f"{r['size_mb']:.4g}", r["stage"], f"{r['work_s']:.1f}", f"{r['wall_s']:.1f}",
+    header = ["corpus MB", "stage", "work s", "work CPU s", "wall s", "MB/s", "peak RSS MB", "anon MB start", "anon MB peak", "output"]
+    body = [[f"{r['size_mb']:.1f}" if r["size_mb"] >= 1 else f"{r['size_mb']:.3g}", r["stage"],
+             f"{r['work_s']:.1f}", f"{r['cpu_s']:.1f}", f"{r['wall_s']:.1f}",
              f"{r['size_mb'] / max(r['work_s'], 1e-9):.2f}", f"{r['peak_mb']:.0f}", f"{r['anon_start_mb']:.0f}",
              f"{r['anon_mb']:.0f}", detail(r)]
             for r in rows]
