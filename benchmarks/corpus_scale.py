@@ -1,6 +1,7 @@
 """Wall time and peak memory of the data pipeline on large local corpora: does it scale linearly?
 
-    python benchmarks/corpus_scale.py [--sizes 20,200,1000] [--markdown] [--workdir DIR] [--keep]
+    python benchmarks/corpus_scale.py [--sizes 20,200,1000] [--stages build,tokenizer,pack] [--markdown]
+                                      [--workdir DIR] [--keep] [--json FILE]
 
 For each size (MB of UTF-8 text) a synthetic corpus is written into a temporary folder: the text of
 People's Daily (the bundled peoples_daily_1998 card's source, its words joined) repeated, each copy
@@ -219,7 +220,8 @@ def run_stage(stage: str, card: Path, out: Path, cache: Path, extra: list[str], 
 # --------------------------------------------------------------------------- the table
 
 
-def measure(megabytes: float, root: Path, in_process: bool = False) -> list[dict]:
+def measure(megabytes: float, root: Path, in_process: bool = False,
+            stages: tuple[str, ...] = tuple(STAGES)) -> list[dict]:
     label = f"{megabytes:g}"
     folder = root / f"pd_{label.replace('.', '_')}mb"
     corpus = folder / "corpus"
@@ -234,9 +236,14 @@ def measure(megabytes: float, root: Path, in_process: bool = False) -> list[dict
     out.mkdir()
     size_mb = sum(p.stat().st_size for p in corpus.glob("*.txt")) / 1e6
     rows = []
-    for stage, extra in [("build", []), *[("tokenizer", ["--kind", k]) for k in TOKENIZERS], ("pack", [])]:
+    plan = [("build", []), *[("tokenizer", ["--kind", k]) for k in TOKENIZERS], ("pack", [])]
+    # A later stage reads what the earlier ones made (the cached corpus, the char tokenizer).
+    plan = plan[: max(i for i, (stage, _) in enumerate(plan) if stage in stages) + 1]
+    for stage, extra in plan:
         result = run_stage(stage, card, out, cache, extra, in_process)
         name = f"{stage} ({extra[1]})" if extra else stage
+        if stage not in stages:
+            continue  # run only for what a chosen stage needs
         rows.append({"size_mb": size_mb, "stage": name, **result})
         print(f"  {size_mb:8.1f} MB  {name:<20} work {result['work_s']:8.1f} s  CPU {result['cpu_s']:8.1f} s  peak RSS {result['peak_mb']:7.0f} MB"
               f"  peak anon {result['anon_mb']:7.0f} MB",
@@ -269,6 +276,8 @@ def table(rows: list[dict], markdown: bool) -> str:
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="20,200,1000", help="corpus sizes in MB, comma-separated (default 20,200,1000)")
+    parser.add_argument("--stages", default="build,tokenizer,pack",
+                        help="stages to report, comma-separated (the stages they need run too, unreported)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--workdir", type=Path, help="folder for corpora and caches (default: a new temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the generated corpora and caches")
@@ -285,11 +294,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(json.dumps(STAGES[args.stage](args.card, args.out, **extra)))
         return []
     sizes = [float(s) for s in args.sizes.split(",") if s.strip()]
+    stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    if not stages or set(stages) - set(STAGES):
+        parser.error(f"--stages takes some of {', '.join(STAGES)}, got {args.stages!r}")
     root = args.workdir or Path(tempfile.mkdtemp(prefix="corpus_scale-"))
     rows = []
     try:
         for megabytes in sizes:
-            rows += measure(megabytes, root, args.in_process)
+            rows += measure(megabytes, root, args.in_process, stages)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -73,6 +73,12 @@ def test_benchmark_stages_run_on_a_tiny_corpus(corpus_scale, tmp_path, capsys):
     assert not (tmp_path / "work").exists()  # the corpus and caches are removed (no --keep)
 
 
+def test_unknown_stage_is_refused(corpus_scale, capsys):
+    with pytest.raises(SystemExit):
+        corpus_scale.main(["--stages", "build,tokenise"])
+    assert "--stages takes some of build, tokenizer, pack" in capsys.readouterr().err
+
+
 def test_synthetic_corpus_is_shuffled_people_s_daily(corpus_scale, tmp_path):
     paths = corpus_scale.write_corpus(tmp_path, 0.05, seed=1)
     lines = paths[0].read_text(encoding="utf-8").splitlines()
