@@ -24,8 +24,14 @@ BPE_DEFAULT_VOCAB = 8000
 
 
 def _batches(texts, batch_size: int = 1000) -> Iterator[list[str]]:
+    """Batches of strings; a Dataset is read batch by batch from its Arrow table (the 'text' column
+    only), so the corpus is never one Python list."""
+    if hasattr(texts, "column_names"):
+        for batch in texts.select_columns(["text"]).with_format("arrow").iter(batch_size=batch_size):
+            yield batch["text"].to_pylist()
+        return
     for start in range(0, len(texts), batch_size):
-        yield texts[start : start + batch_size]["text"] if hasattr(texts, "column_names") else texts[start : start + batch_size]
+        yield texts[start : start + batch_size]
 
 
 def _char_tokenizer(spec: TokenizerSettings, specials: list[str]) -> tuple[Tokenizer, trainers.Trainer]:

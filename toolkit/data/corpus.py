@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import DataError
 from .card import DATASETS_FORMATS, DataCard, load_card, mix_parts, parent_card
@@ -161,21 +164,50 @@ def carve_splits(train: datasets.Dataset, card: DataCard) -> datasets.DatasetDic
 
 
 def _carve_documents(train: datasets.Dataset, card: DataCard) -> datasets.DatasetDict:
-    documents = sorted(set(train["document"]))
+    documents = _sorted_documents(train)
     n_val, n_test = _count(card.splits.validation, len(documents)), _count(card.splits.test, len(documents))
     if n_val + n_test >= len(documents):
         raise DataError(
             f"Data card '{card.name}': {len(documents)} documents are too few to hold out {n_val} validation "
             f"and {n_test} test documents; lower splits.validation/splits.test or use more data."
         )
+    # random.shuffle draws the same swaps for any sequence of this length, so shuffling the array
+    # holds out the documents that shuffling a list of them would.
     random.Random(card.splits.seed).shuffle(documents)
-    held = {"validation": set(documents[:n_val]), "test": set(documents[n_val : n_val + n_test])}
-    out_of_train = held["validation"] | held["test"]
-    out = datasets.DatasetDict(train=train.filter(lambda d: d not in out_of_train, input_columns="document"))
-    for split, chosen in held.items():
-        if chosen:
-            out[split] = train.filter(lambda d, chosen=chosen: d in chosen, input_columns="document")
+    out = datasets.DatasetDict(train=_filter_documents(train, documents[: n_val + n_test], keep=False))
+    for split, chosen in {"validation": documents[:n_val], "test": documents[n_val : n_val + n_test]}.items():
+        if len(chosen):
+            out[split] = _filter_documents(train, chosen, keep=True)
     return out
+
+
+# Rows per batch when reading the document column: Arrow arrays of ids, never a Python object per row
+# (100,000-row batches raised the peak memory of a 200 MB corpus's build by about 23 MB, for no speed).
+_DOCUMENT_BATCH = 10_000
+
+
+def _sorted_documents(rows: datasets.Dataset) -> np.ndarray:
+    """The distinct document ids of ``rows``, sorted: one array of the documents, however many rows."""
+    found = [pc.unique(batch["document"])
+             for batch in rows.with_format("arrow").select_columns(["document"]).iter(batch_size=_DOCUMENT_BATCH)]
+    return np.sort(pc.unique(pa.chunked_array(found)).to_numpy(zero_copy_only=False))
+
+
+def _filter_documents(rows: datasets.Dataset, documents: np.ndarray, keep: bool) -> datasets.Dataset:
+    """The rows whose document is among ``documents`` (keep) or not (not keep), in their order; a
+    batched filter over the Arrow column, cached by `datasets` as any filter is."""
+    value_set = pa.array(documents)
+
+    def chosen(column: pa.ChunkedArray) -> np.ndarray:
+        inside = pc.is_in(column, value_set=value_set)
+        return (inside if keep else pc.invert(inside)).to_numpy()
+
+    kept = rows.with_format("arrow").filter(
+        chosen, input_columns="document", batched=True, batch_size=_DOCUMENT_BATCH,
+        desc="held-out documents" if keep else "training documents",
+    )
+    form = rows.format
+    return kept.with_format(form["type"], form["columns"], form["output_all_columns"], **form["format_kwargs"])
 
 
 # --------------------------------------------------------------------------- derived cards

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 
 from ..errors import ToolkitError
@@ -33,17 +36,23 @@ def pack_blocks(rows, tokenizer, recipe):
     tokenizer_hash = hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()[:16]
     eos = tokenizer.eos_token_id
 
-    def tokenize(batch):
-        ids = tokenizer(batch["text"], add_special_tokens=False)["input_ids"]
-        return {"input_ids": [row + [eos] for row in ids]}
+    # Both steps read and write Arrow batches (the dataset's "arrow" format): a batch's token ids go
+    # straight into an Arrow array, and blocks are cut by numpy from the flattened ids (not from a
+    # Python list of every token). `datasets` writes each batch to its cache file, so memory holds
+    # one batch whatever the corpus size.
+    def tokenize(batch: pa.Table) -> pa.Table:
+        ids = tokenizer(batch["text"].to_pylist(), add_special_tokens=False)["input_ids"]
+        return pa.table({"input_ids": pa.array([row + [eos] for row in ids], type=pa.list_(pa.int32()))})
 
-    def group(batch):
-        stream = [token for row in batch["input_ids"] for token in row]
+    def group(batch: pa.Table) -> pa.Table:
+        stream = pc.list_flatten(batch["input_ids"]).to_numpy()
         usable = len(stream) // block_size * block_size
-        return {"input_ids": [stream[i : i + block_size] for i in range(0, usable, block_size)]}
+        offsets = np.arange(0, usable + 1, block_size, dtype=np.int32)
+        blocks = pa.ListArray.from_arrays(offsets, pa.array(stream[:usable], type=pa.int32()))
+        return pa.table({"input_ids": blocks})
 
     key = f"{rows._fingerprint}-{tokenizer_hash}-{block_size}-{_CODE_VERSION}"
-    tokens = rows.map(
+    tokens = rows.with_format("arrow").map(
         tokenize, batched=True, remove_columns=rows.column_names,
         new_fingerprint=hashlib.sha256(f"tok-{key}".encode()).hexdigest()[:32], desc="tokenize",
     )
