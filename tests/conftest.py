@@ -48,9 +48,9 @@ def tiny_gpt2(tmp_path):
 
 @pytest.fixture(scope="session")
 def gpt2_run(tmp_path_factory) -> Path:
-    """A finished tiny GPT-2 run folder (TINY_GPT2), trained once per session and shared by every
-    test that only reads it or appends evaluations to it (test_causal_lm, test_finetune, test_cli,
-    bad_inputs): copy it (shutil.copytree) before changing anything else in it."""
+    """A finished tiny GPT-2 run folder (TINY_GPT2), trained once per session and shared by the tests
+    that read one (test_causal_lm, test_finetune, test_cli, bad_inputs): copy it (shutil.copytree)
+    before changing anything in it, `toolkit eval` included (it appends to metrics.json)."""
     import toolkit
 
     out = tmp_path_factory.mktemp("shared_gpt2") / "run"

@@ -61,13 +61,17 @@ def test_plain_transformers_pipeline_loads_the_folder(finished_run):
     assert out.stdout.strip().startswith("中国")
 
 
-def test_generate_and_eval_commands(finished_run, capsys):
-    run_dir = str(finished_run)
+def test_generate_and_eval_commands(finished_run, tmp_path, capsys):
+    import shutil
+
+    # A copy: `eval` appends to metrics.json, and the shared folder must stay as trained for other files.
+    copy = Path(shutil.copytree(finished_run, tmp_path / "run"))
+    run_dir = str(copy)
     assert main(["generate", run_dir, "--prompt", "中国", "--max-new-tokens", "5", "--seed", "1", "--top-k", "5"]) == 0
     assert capsys.readouterr().out.startswith("中国")
     assert main(["eval", run_dir, "--split", "validation", "--max-batches", "1"]) == 0
     assert "perplexity" in capsys.readouterr().out
-    metrics = json.loads((finished_run / "metrics.json").read_text())
+    metrics = json.loads((copy / "metrics.json").read_text())
     assert metrics["evaluations"][-1]["split"] == "validation"
     assert metrics["evaluations"][-1]["card"] == "peoples_daily_1998"
 
