@@ -44,3 +44,14 @@ TINY_SEQ2SEQ = {
 def tiny_gpt2(tmp_path):
     """Overrides that shrink recipes/gpt2/tiny_pretrain.yaml, writing into a fresh folder."""
     return [*TINY_GPT2, f"output.dir={tmp_path / 'run'}"]
+
+
+@pytest.fixture(scope="session")
+def gpt2_run(tmp_path_factory) -> Path:
+    """A finished tiny GPT-2 run folder (TINY_GPT2), trained once per session and shared by the tests
+    that read one (test_causal_lm, test_finetune, test_cli, bad_inputs): copy it (shutil.copytree)
+    before changing anything in it, `toolkit eval` included (it appends to metrics.json)."""
+    import toolkit
+
+    out = tmp_path_factory.mktemp("shared_gpt2") / "run"
+    return toolkit.run("gpt2/tiny_pretrain", overrides=[*TINY_GPT2, f"output.dir={out}"]).run_dir

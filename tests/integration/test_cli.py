@@ -46,36 +46,50 @@ def test_validate_prints_summary(capsys):
     assert "max_steps: 3" in capsys.readouterr().out
 
 
+def _assert_one_paragraph_error(code, stderr, expected):
+    assert code == 2
+    assert expected in stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().count("\n") == 0  # one paragraph
+
+
+# Through a real `python -m toolkit` process: validate imports no torch, so these cost little.
 @pytest.mark.parametrize("args, expected", [
     (["validate", "gpt2/tiny_pretrain", "train.lr=0.1"], "unknown key 'train.lr'"),
-    (["run", "gpt2/tiny_pretrain", "data.card=peoples_daily", "output.dir=/nonexistent/run"], "Data card 'peoples_daily' not found"),
     (["validate", "gpt2/tiny_pretrain", "task=fill_mask"], "unknown task"),
-    (["generate", "/nonexistent/run", "--prompt", "x"], "not a model folder"),
 ])
 def test_user_mistakes_exit_non_zero_without_traceback(args, expected):
     done = run_cli(*args)
-    assert done.returncode == 2
-    assert expected in done.stderr
-    assert "Traceback" not in done.stderr
-    assert done.stderr.strip().count("\n") == 0  # one paragraph
+    _assert_one_paragraph_error(done.returncode, done.stderr, expected)
 
 
-def test_non_utf8_corpus_through_run(tmp_path):
+# In-process (main() is what `python -m toolkit` calls): a subprocess would pay the torch import
+# that `run` and `generate` need, about 10 s each on 2 cores. An exception escaping main() fails
+# the test as a traceback would.
+@pytest.mark.parametrize("args, expected", [
+    (["run", "gpt2/tiny_pretrain", "data.card=peoples_daily", "output.dir=/nonexistent/run"], "Data card 'peoples_daily' not found"),
+    (["generate", "/nonexistent/run", "--prompt", "x"], "not a model folder"),
+])
+def test_user_mistakes_of_torch_commands_exit_non_zero_without_traceback(args, expected, capsys):
+    code = main(args)
+    _assert_one_paragraph_error(code, capsys.readouterr().err, expected)
+
+
+def test_non_utf8_corpus_through_run(tmp_path, capsys):
     (tmp_path / "bad.txt").write_bytes("好的。\n".encode() * 5 + "坏的".encode("gb18030") + b"\n")
     card = tmp_path / "card.yaml"
     card.write_text(f"name: bad\ndescription: x\nsource: {{files: '{tmp_path}/bad.txt'}}\n", encoding="utf-8")
-    done = run_cli("run", "gpt2/tiny_pretrain", f"data.card={card}", f"output.dir={tmp_path / 'run'}")
-    assert done.returncode == 2 and "bad.txt, line 6: not UTF-8" in done.stderr
-    assert "Traceback" not in done.stderr
+    code = main(["run", "gpt2/tiny_pretrain", f"data.card={card}", f"output.dir={tmp_path / 'run'}"])  # in-process, as above
+    stderr = capsys.readouterr().err
+    assert code == 2 and "bad.txt, line 6: not UTF-8" in stderr
+    assert "Traceback" not in stderr
 
 
-def test_generate_prints_text_without_loading_bar(tiny_gpt2):
+def test_generate_prints_text_without_loading_bar(gpt2_run):
     """`toolkit generate` prints the continuation alone: no "Loading weights" bar from from_pretrained;
     and the char vocabulary holds the Chinese comma the card keeps, not an ASCII one, so generated
-    text cannot show ASCII commas."""
-    import toolkit
-
-    run_dir = toolkit.run("gpt2/tiny_pretrain", overrides=tiny_gpt2).run_dir
+    text cannot show ASCII commas. (gpt2_run: the session's shared tiny run, tests/conftest.py.)"""
+    run_dir = gpt2_run
     vocab = json.loads((run_dir / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
     assert "，" in vocab and "。" in vocab and "," not in vocab
     env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}  # the suite silences tqdm; a user's shell does not

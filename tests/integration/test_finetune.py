@@ -9,7 +9,6 @@ import torch
 from safetensors.torch import load_file
 
 import toolkit
-from conftest import TINY_GPT2
 from toolkit.errors import RecipeError, ToolkitError
 
 FINETUNE = ["data.card=sanguo_yanyi", "data.block_size=32", "data.max_rows=300", "train.batch_size=8",
@@ -18,9 +17,9 @@ FINETUNE = ["data.card=sanguo_yanyi", "data.block_size=32", "data.max_rows=300",
 
 
 @pytest.fixture(scope="module")
-def base_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("base") / "run"
-    return toolkit.run("gpt2/tiny_pretrain", overrides=[*TINY_GPT2, f"output.dir={out}"]).run_dir
+def base_run(gpt2_run):
+    """The session's shared tiny GPT-2 run folder (tests/conftest.py): only read here."""
+    return gpt2_run
 
 
 def test_lora_saves_adapter_merged_model_and_counts(base_run, tmp_path):

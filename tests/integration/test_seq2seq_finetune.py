@@ -9,8 +9,12 @@ import pytest
 import toolkit
 from conftest import TINY_SEQ2SEQ
 
+# Greedy decoding and no sample sentences (so no attention figures): this file checks init_from and
+# LoRA, and each of its 9 runs scores twice; beam search and the maps are tested per family and in
+# test_seq2seq_inspect.py. (With the recipes' 5 beams and samples this file took 20% of the suite.)
 COMMON = ["data.max_rows=120", "train.batch_size=8", "train.max_steps=2", "train.eval_every=2", "train.save_every=2",
-          "train.mixed_precision=no", "eval.max_batches=1", "eval.generation.max_new_tokens=8"]
+          "train.mixed_precision=no", "eval.max_batches=1", "eval.generation.max_new_tokens=8",
+          "eval.generation.num_beams=1", "eval.samples=[]"]
 # What a fine-tuning run leaves out: the pretrained folder brings its architecture and tokenizer.
 FROM_PRETRAINED = ["tokenizer=null", "model.size=null", "model.config={}"]
 

@@ -16,15 +16,13 @@ from toolkit.training import TrainingInterrupted, checkpoint_dirs
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    from conftest import TINY_GPT2
-
-    out = tmp_path_factory.mktemp("gpt2") / "run"
-    return toolkit.run("gpt2/tiny_pretrain", overrides=[*TINY_GPT2, f"output.dir={out}"])
+def finished_run(gpt2_run):
+    """The session's shared tiny GPT-2 run folder (tests/conftest.py), trained once for the suite."""
+    return gpt2_run
 
 
 def test_run_folder_is_a_complete_hf_model_folder(finished_run):
-    run_dir = finished_run.run_dir
+    run_dir = finished_run
     for name in ("model.safetensors", "config.json", "generation_config.json", "tokenizer.json",
                  "tokenizer_config.json", "recipe.yaml", "metrics.json", "loss_curve.png", "README.md"):
         assert (run_dir / name).is_file(), name
@@ -41,7 +39,7 @@ def test_run_folder_is_a_complete_hf_model_folder(finished_run):
 def test_model_card_metadata_parses(finished_run):
     from huggingface_hub import ModelCard
 
-    card = ModelCard.load(finished_run.run_dir / "README.md")
+    card = ModelCard.load(finished_run / "README.md")
     data = card.data.to_dict()
     assert data["language"] == "zh" and data["pipeline_tag"] == "text-generation"
     assert data["datasets"] == ["peoples_daily_1998"] and data["license"] == "apache-2.0"
@@ -54,7 +52,7 @@ def test_plain_transformers_pipeline_loads_the_folder(finished_run):
     """No toolkit import in the child: the folder is an ordinary Hugging Face model."""
     code = (
         "from transformers import pipeline;"
-        f"g = pipeline('text-generation', model={str(finished_run.run_dir)!r});"
+        f"g = pipeline('text-generation', model={str(finished_run)!r});"
         "print(g('中国', max_new_tokens=5, do_sample=False)[0]['generated_text'])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
@@ -63,13 +61,17 @@ def test_plain_transformers_pipeline_loads_the_folder(finished_run):
     assert out.stdout.strip().startswith("中国")
 
 
-def test_generate_and_eval_commands(finished_run, capsys):
-    run_dir = str(finished_run.run_dir)
+def test_generate_and_eval_commands(finished_run, tmp_path, capsys):
+    import shutil
+
+    # A copy: `eval` appends to metrics.json, and the shared folder must stay as trained for other files.
+    copy = Path(shutil.copytree(finished_run, tmp_path / "run"))
+    run_dir = str(copy)
     assert main(["generate", run_dir, "--prompt", "中国", "--max-new-tokens", "5", "--seed", "1", "--top-k", "5"]) == 0
     assert capsys.readouterr().out.startswith("中国")
     assert main(["eval", run_dir, "--split", "validation", "--max-batches", "1"]) == 0
     assert "perplexity" in capsys.readouterr().out
-    metrics = json.loads((finished_run.run_dir / "metrics.json").read_text())
+    metrics = json.loads((copy / "metrics.json").read_text())
     assert metrics["evaluations"][-1]["split"] == "validation"
     assert metrics["evaluations"][-1]["card"] == "peoples_daily_1998"
 
@@ -77,7 +79,7 @@ def test_generate_and_eval_commands(finished_run, capsys):
 def test_existing_run_folder_is_not_overwritten(finished_run, capsys):
     from conftest import TINY_GPT2
 
-    code = main(["run", "gpt2/tiny_pretrain", *TINY_GPT2, f"output.dir={finished_run.run_dir}"])
+    code = main(["run", "gpt2/tiny_pretrain", *TINY_GPT2, f"output.dir={finished_run}"])
     assert code == 2
     assert "already holds files" in capsys.readouterr().err
 
@@ -100,7 +102,7 @@ def test_resume_refuses_a_changed_model(finished_run, capsys):
     from conftest import TINY_GPT2
 
     code = main(["run", "gpt2/tiny_pretrain", *TINY_GPT2, "model.config.n_embd=64",
-                 f"output.dir={finished_run.run_dir}", "--resume"])
+                 f"output.dir={finished_run}", "--resume"])
     assert code == 2 and "model" in capsys.readouterr().err
 
 

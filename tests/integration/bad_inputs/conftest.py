@@ -70,14 +70,3 @@ def snapshot(folder: str | Path, skip: str | Path | None = None) -> dict[str, st
         if path.is_file() and not path.is_symlink():
             found[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
-
-
-@pytest.fixture(scope="session")
-def gpt2_run(tmp_path_factory) -> Path:
-    """A finished tiny GPT-2 run folder (seconds to train), shared by the tests of this folder:
-    copy it (shutil.copytree) before changing anything in it."""
-    import toolkit
-    from conftest import TINY_GPT2
-
-    out = tmp_path_factory.mktemp("bad_inputs_gpt2") / "run"
-    return toolkit.run("gpt2/tiny_pretrain", overrides=[*TINY_GPT2, f"output.dir={out}"]).run_dir
