@@ -16,6 +16,16 @@ import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
+
+def load_benchmark(name: str):
+    """A script of benchmarks/ imported as a module (benchmarks/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 # A GPT-2 small enough to train a few steps in a second or two.
 TINY_GPT2 = [
     "model.config={n_layer: 1, n_head: 2, n_embd: 32, n_positions: 64}",

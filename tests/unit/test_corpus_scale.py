@@ -3,13 +3,13 @@ benchmarks/corpus_scale.py's stages on a tiny synthetic corpus (so the script ke
 
 from __future__ import annotations
 
-import importlib.util
 import random
-from pathlib import Path
 from types import SimpleNamespace
 
 import datasets
 import pytest
+
+from conftest import load_benchmark
 
 from toolkit.data import load_corpus
 from toolkit.families.gpt2.family import SPECIAL_TOKENS
@@ -19,7 +19,6 @@ from toolkit.tokenization import train_tokenizer
 
 from .test_data import write_card
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_held_out_documents_are_a_seeded_shuffle_of_the_sorted_documents(tmp_path):
@@ -56,10 +55,7 @@ def test_pack_blocks_ends_rows_with_eos_and_cuts_the_stream_per_batch():
 
 @pytest.fixture(scope="module")
 def corpus_scale():
-    spec = importlib.util.spec_from_file_location("corpus_scale", REPO / "benchmarks" / "corpus_scale.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("corpus_scale")
 
 
 def test_benchmark_stages_run_on_a_tiny_corpus(corpus_scale, tmp_path, capsys):

@@ -4,21 +4,19 @@ failures as the script's docstring says (inapplicable only for the families list
 no test at all fails)."""
 
 import importlib
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+
+from conftest import load_benchmark
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def conformance():
-    spec = importlib.util.spec_from_file_location("hf_conformance", REPO / "benchmarks" / "hf_conformance.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("hf_conformance")
 
 
 def test_every_family_with_modeling_code_has_an_entry(conformance):

@@ -3,19 +3,15 @@ self-explaining header, and its GFLOP/s is 6 x parameters x the tokens/s it meas
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import pytest
 
-from conftest import REPO
+from conftest import load_benchmark
 
 
 def load_mfu():
-    spec = importlib.util.spec_from_file_location("mfu", REPO / "benchmarks" / "mfu.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("mfu")
 
 
 @pytest.mark.parametrize("name, peak", [
