@@ -48,6 +48,13 @@ def test_cheap_commands_run(argv):
     assert main(argv[1:]) == 0
 
 
+def test_cluster_script_names_real_files():
+    """The SLURM example (an sbatch file, not run here): its launch config exists and its recipe validates."""
+    block = next(b for b in re.findall(r"```sh\n(.*?)```", README, flags=re.S) if "srun" in b)
+    assert (REPO / re.search(r"--config_file (\S+)", block).group(1)).is_file()
+    load_recipe(re.search(r"-m toolkit run (\S+?\.yaml)", block).group(1), [])
+
+
 def test_python_examples_compile():
     for block in re.findall(r"```python\n(.*?)```", README, flags=re.S):
         compile(block, "README.md", "exec")
