@@ -35,8 +35,7 @@ from toolkit.recipe import read_recipe  # noqa: E402  (light: no torch)
 
 def run_points(run_dir: Path, x: str = "minutes") -> tuple[str, list[tuple[float, float]]]:
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    where = lambda e: e["train_seconds"] / 60 if x == "minutes" else e["step"]  # noqa: E731
-    points = [(where(e), e["perplexity"]) for e in metrics.get("evals", [])
+    points = [(e["train_seconds"] / 60 if x == "minutes" else e["step"], e["perplexity"]) for e in metrics.get("evals", [])
               if "train_seconds" in e and "perplexity" in e and e["step"] > 0]
     if not points:
         raise SystemExit(f"{run_dir}: metrics.json has no evaluations with training seconds and perplexity "

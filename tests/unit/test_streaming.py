@@ -171,7 +171,7 @@ def test_a_card_with_its_own_validation_files_streams_whatever_its_splits_say(tm
 def test_a_stream_gets_tokenizer_threads_unless_the_user_turned_them_off(monkeypatch):
     """The CLI's own default (threads off, for forking DataLoader workers) is lifted for a stream,
     which tokenizes in the training process; a user's TOKENIZERS_PARALLELISM=false is kept."""
-    from toolkit.tasks.stream_blocks_env import TOKENIZER_THREADS_DEFAULTED, allow_tokenizer_threads
+    from toolkit.tasks.tokenizer_threads import TOKENIZER_THREADS_DEFAULTED, allow_tokenizer_threads
 
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     monkeypatch.setenv(TOKENIZER_THREADS_DEFAULTED, "1")  # as the CLI leaves it when it chose "false"

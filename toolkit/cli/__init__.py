@@ -15,7 +15,7 @@ import sys
 
 from ..errors import ToolkitError
 from .. import registry
-from ..tasks.stream_blocks_env import TOKENIZER_THREADS_DEFAULTED
+from ..tasks.tokenizer_threads import TOKENIZER_THREADS_DEFAULTED
 from . import baseline, compare, data, hub, inspect, recipes, seq2seq, sweep
 from .flags import SubcommandParser
 

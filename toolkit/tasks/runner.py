@@ -271,25 +271,22 @@ def vocabulary_sizes(tokenizer) -> str:
 
 
 def draw_figures(task, model, tokenizer, recipe: Recipe, run_dir: Path, step: int, accelerator) -> list[dict]:
-    """The task's figures of the model at an evaluation (its ``figures`` hook); a figure that cannot
-    be drawn (an unwritable folder, a missing font package) is reported and skipped: it must not
-    cost the run its training, metrics and model card."""
-    if not task.figures:
-        return []
-    try:
-        return registry.import_target(task.figures)(model, tokenizer, recipe, run_dir, step)
-    except ToolkitError as error:
-        accelerator.print(f"note: no figures in the run folder: {error}")
-        return []
+    """The task's figures of the model at an evaluation (its ``figures`` hook)."""
+    return _drawn(task.figures, (model, tokenizer, recipe, run_dir, step), accelerator)
 
 
 def draw_eval_figures(task, found: dict, run_dir: Path, card: str, split: str, accelerator) -> list[dict]:
-    """The task's figures of a re-evaluation (its ``eval_figures`` hook), skipped with a note when
-    they cannot be drawn: the scores still reach metrics.json."""
-    if not task.eval_figures:
+    """The task's figures of a re-evaluation (its ``eval_figures`` hook)."""
+    return _drawn(task.eval_figures, (found, run_dir, card, split), accelerator)
+
+
+def _drawn(target: str | None, args: tuple, accelerator) -> list[dict]:
+    """A figure hook's figures; one that cannot be drawn (an unwritable folder, a missing font
+    package) is reported and skipped: it must not cost the run its training, metrics and card."""
+    if not target:
         return []
     try:
-        return registry.import_target(task.eval_figures)(found, run_dir, card, split)
+        return registry.import_target(target)(*args)
     except ToolkitError as error:
         accelerator.print(f"note: no figures in the run folder: {error}")
         return []

@@ -68,7 +68,7 @@ def stream_data(task, recipe, card, family, run_dir: Path, accelerator):
     from ..data.stream import shard
     from .common import run_tokenizer
     from .stream_blocks import StreamLoader
-    from .stream_blocks_env import allow_tokenizer_threads
+    from .tokenizer_threads import allow_tokenizer_threads
 
     allow_tokenizer_threads()
     train, held = open_task_stream(task, recipe, card, recipe.eval.split)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ...tasks.base import TorchTask
+from ...tasks.base import TorchTask, token_loss
 from .masking import IGNORE, MaskingCollator
 from .nsp import build_nsp_pairs
 from .nsp_stream import stream_pairs
@@ -65,8 +65,6 @@ def make_pretraining_loss(recipe):
     A tiny model's MLM gradients dwarf NSP's early on (MLM starts near ln(vocab) ~ 8.5, NSP at
     ln 2), so a larger weight lets NSP learn within a short CPU budget. The weighted loss is built
     from the model's logits, so it works unchanged under DDP/FSDP wrappers."""
-    from ...tasks.base import token_loss
-
     weight = recipe.mlm.nsp_weight
     if weight == 1.0:
         return token_loss
