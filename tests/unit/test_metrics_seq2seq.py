@@ -59,3 +59,20 @@ def test_empty_inputs_are_refused(name):
 def test_cer_with_only_empty_references_is_refused():
     with pytest.raises(ValueError, match="0 reference characters"):
         load_metric("cer").compute(predictions=["一"], references=[""])
+
+
+def test_metrics_compute_in_memory_without_evaluates_shared_cache_file(monkeypatch):
+    """A compute that wrote to evaluate's shared cache took a file lock named after the metric: a
+    second process evaluating at the same time waited a second per compute (for ever when a
+    compute had raised and kept the lock). The toolkit's metrics never open that file."""
+    from evaluate.module import EvaluationModule
+
+    def shared_cache_file(self, timeout=1):
+        raise AssertionError(f"{self.name} opened a cache file in evaluate's shared cache")
+
+    monkeypatch.setattr(EvaluationModule, "_create_cache_file", shared_cache_file)
+    assert load_metric("accuracy").compute(predictions=[1, 0], references=[1, 1])["accuracy"] == 0.5
+    with pytest.raises(ValueError, match="0 reference characters"):
+        load_metric("cer").compute(predictions=["一"], references=[""])
+    assert load_metric("cer").compute(predictions=["一二"], references=["一二"])["cer"] == 0
+    assert load_metric("bleu").compute(predictions=PREDICTIONS, references=REFERENCES)["bleu"] > 0

@@ -20,9 +20,15 @@ def available_metrics() -> list[str]:
 
 @lru_cache(maxsize=None)
 def load_metric(name: str):
-    """An `evaluate` module from toolkit/metrics/<name>/<name>.py."""
+    """An `evaluate` module from toolkit/metrics/<name>/<name>.py.
+
+    Kept in memory: by default each `compute` writes its predictions to an Arrow file in evaluate's
+    shared cache under a file lock named after the metric, and a second process evaluating at the
+    same time (two runs, a sweep, test workers) waits a second on that lock for every `compute`, or
+    for ever on a lock left held by a `compute` that raised. The toolkit gathers across processes
+    itself (Accelerate's gather_for_metrics) and computes on one, so the file buys nothing."""
     import evaluate
 
     if name not in available_metrics():
         raise ToolkitError(f"Unknown metric '{name}'; the toolkit ships: {', '.join(available_metrics())}.")
-    return evaluate.load(str(METRICS_DIR / name))
+    return evaluate.load(str(METRICS_DIR / name), keep_in_memory=True)
