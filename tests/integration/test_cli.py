@@ -85,6 +85,7 @@ def test_non_utf8_corpus_through_run(tmp_path, capsys):
     assert "Traceback" not in stderr
 
 
+@pytest.mark.heavy
 def test_generate_prints_text_without_loading_bar(gpt2_run):
     """`toolkit generate` prints the continuation alone: no "Loading weights" bar from from_pretrained;
     and the char vocabulary holds the Chinese comma the card keeps, not an ASCII one, so generated

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import textwrap
 from conftest import REPO, TINY_GPT2
 
 
+@pytest.mark.heavy
 def test_two_cpu_processes(tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "toolkit", "run", "gpt2/tiny_pretrain", *TINY_GPT2, f"output.dir={out}",
@@ -52,6 +55,7 @@ STREAM_SPY = textwrap.dedent("""
 """)
 
 
+@pytest.mark.heavy
 def test_two_cpu_processes_stream_disjoint_shards(tmp_path):
     """3 jsonl files for 2 processes (not whole files each, so the stream is split row by row):
     in their first pass the processes read no document in common, and together every training one."""

@@ -98,6 +98,7 @@ def assert_same_run(straight, resumed) -> None:
     assert abs(straight.metrics["final"]["loss"] - resumed.metrics["final"]["loss"]) < 1e-5
 
 
+@pytest.mark.heavy
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, straight_run):
     overrides, straight = straight_run
     killed_dir = tmp_path / "b"
@@ -112,6 +113,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, straight_run):
 
 # SIGTERM under -m slow: it reaches the same handler as SIGINT (test_a_signal_ignored_at_start_stays_ignored
 # checks that), so the SIGINT case covers the stop-and-resume path in the default run.
+@pytest.mark.heavy
 @pytest.mark.parametrize("signame", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.slow)])
 def test_signal_stops_at_a_step_boundary_and_resume_is_exact(tmp_path, straight_run, signame):
     overrides, straight = straight_run
@@ -230,6 +232,7 @@ def straight_stream_run(tmp_path_factory):
     return overrides, toolkit.run("gpt2/tiny_pretrain", overrides=[*overrides, f"output.dir={folder / 'a'}"])
 
 
+@pytest.mark.heavy
 def test_sigkill_then_resume_of_a_stream_matches_uninterrupted_run(tmp_path, straight_stream_run):
     """The position in the stream (and the tokens read but not yet in a block) is in the
     checkpoint: the resumed run trains on the same batches."""

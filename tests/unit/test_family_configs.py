@@ -199,6 +199,7 @@ def test_saved_folder_holds_its_code_and_no_toolkit_import(saved, name):
             assert not any(n.split(".")[0] == "toolkit" for n in names), (code.name, names)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("when", ["now", "before"])
 @pytest.mark.parametrize("name", FAMILIES)
 def test_saved_folder_loads_with_its_own_code_without_toolkit(saved, loaded_without_toolkit, name, when):

@@ -160,11 +160,13 @@ def _run_python(code: str) -> str:
 TOOLKIT_TYPES = "from transformers import CONFIG_MAPPING; print('toolkit_rnn_lm' in CONFIG_MAPPING, 'toolkit_elmo' in CONFIG_MAPPING)"
 
 
+@pytest.mark.heavy
 def test_import_toolkit_registers_its_model_types_with_transformers():
     # The README: after `import toolkit`, transformers' own pipeline(model=RUN_DIR) loads an rnn_lm or elmo folder.
     assert _run_python("import toolkit; from transformers import pipeline; " + TOOLKIT_TYPES) == "True True"
 
 
+@pytest.mark.heavy
 def test_importing_the_model_loading_module_registers_the_types():
     assert _run_python("import toolkit.pretrained; " + TOOLKIT_TYPES) == "True True"
 

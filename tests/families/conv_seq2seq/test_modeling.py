@@ -225,6 +225,7 @@ WITHOUT_TOOLKIT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.heavy
 def test_saved_folder_loads_and_translates_without_toolkit(tmp_path):
     register_auto_classes()
     model, tokenizer = make_model(), digit_tokenizer()

@@ -48,6 +48,7 @@ def test_model_card_metadata_parses(finished_run):
     assert "## Recipe" in card.text and "loss_curve.png" in card.text
 
 
+@pytest.mark.heavy
 def test_plain_transformers_pipeline_loads_the_folder(finished_run):
     """No toolkit import in the child: the folder is an ordinary Hugging Face model."""
     code = (

@@ -176,6 +176,7 @@ def test_each_cell_trains_and_its_folder_loads_and_generates(runs, cell):
     assert texts[0].startswith("人民") and len(texts[0]) > 2
 
 
+@pytest.mark.heavy
 def test_trust_remote_code_loads_without_toolkit(runs):
     """A pushed folder carries its code: a fresh interpreter that never imports toolkit loads it."""
     code = (

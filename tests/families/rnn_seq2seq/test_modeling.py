@@ -271,6 +271,7 @@ def saved(tmp_path_factory):
     return model, tokenizer, folder
 
 
+@pytest.mark.heavy
 def test_saved_folder_loads_and_generates_without_toolkit(saved, tmp_path):
     """save_pretrained writes auto_map and both code files; plain transformers, with toolkit's import
     blocked, loads the folder and its tokenizer and beam-searches the same tokens."""
@@ -347,6 +348,7 @@ def reverse_accuracy(attention, steps=200):
     return sum(right) / len(right)
 
 
+@pytest.mark.heavy
 def test_attention_learns_to_reverse_digits_far_better_than_the_plain_encoder_decoder():
     # One thread: these matrices are too small to share, and two OpenMP threads on a busy 2-core
     # machine wait on each other (measured 40x slower under load).

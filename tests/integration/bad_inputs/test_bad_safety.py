@@ -182,6 +182,7 @@ FIRST_RUN = textwrap.dedent("""
 """)
 
 
+@pytest.mark.heavy
 def test_two_concurrent_runs_lose_nothing(cli, tmp_path):
     """A real first run holds the folder; a second one (with output.overwrite=true) is refused
     while it trains, and the first finishes with all its files."""
