@@ -128,12 +128,25 @@ def check_same_data(run_dir: Path, fingerprint: str, card: str) -> None:
 def run_task(task, recipe: Recipe, run_dir: Path, resume: bool = False, callbacks=()) -> RunOutcome:
     """Prepare the data and model the task declares, train with the shared loop, save the model
     folder and write metrics and the model card."""
-    family = registry.family(recipe.model.family)
     card = load_card(recipe.data.card)
     streaming = is_streaming(recipe, card)
     if streaming:
         check_stream_run(task, recipe, card)
     accelerator = make_accelerator(recipe.train, recipe.seed, run_dir)
+    try:
+        return _train_and_save(task, recipe, card, streaming, run_dir, resume, callbacks, accelerator)
+    except BaseException:
+        # A failed run ends its trackers too (a finished one does in accelerator.end_training):
+        # otherwise each failed run of a long-lived process (sweep trials, notebooks) leaves a
+        # TensorBoard writer thread and an open events file behind.
+        for tracker in accelerator.trackers:
+            tracker.finish()
+        raise
+
+
+def _train_and_save(task, recipe: Recipe, card, streaming: bool, run_dir: Path, resume: bool, callbacks,
+                    accelerator) -> RunOutcome:
+    family = registry.family(recipe.model.family)
     with accelerator.main_process_first():  # the main process prepares and caches the data first
         if streaming:
             labels = None

@@ -339,6 +339,39 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_good_checkpoint(cli, tmp_pat
     assert not (run_dir / "model.safetensors").exists() and not (run_dir / "metrics.json").exists()
 
 
+
+def test_a_failed_run_closes_its_tensorboard_writer(cli, tmp_path, monkeypatch):
+    """A run that stops with an error closes its TensorBoard writer: every failed run of a
+    long-lived process (a sweep's trials, a notebook) used to leave a writer thread and an open
+    events file behind. What it logged before the error is in RUN_DIR/logs."""
+    import threading
+
+    from transformers import GPT2LMHeadModel
+
+    run_dir = tmp_path / "run"
+    forward = GPT2LMHeadModel.forward
+    calls = {"train": 0}
+
+    def nan_at_step_2(self, *args, **kwargs):
+        out = forward(self, *args, **kwargs)
+        if self.training:
+            calls["train"] += 1
+            if calls["train"] >= 2:
+                out.loss = out.loss * float("nan")
+        return out
+
+    def writer_threads():
+        return {t for t in threading.enumerate() if "tensorboard" in type(t).__module__}
+
+    before = writer_threads()
+    with monkeypatch.context() as patch:
+        patch.setattr(GPT2LMHeadModel, "forward", nan_at_step_2)
+        result = cli(*RUN, f"output.dir={run_dir}")
+    assert_clear_error(result, "nan", "step 2")
+    events = b"".join(path.read_bytes() for path in (run_dir / "logs").rglob("events.out.tfevents.*"))
+    assert b"train/loss" in events
+    assert not writer_threads() - before
+
 # --------------------------------------------------------------------------- Ctrl-C at startup
 
 
