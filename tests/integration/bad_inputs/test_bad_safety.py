@@ -316,28 +316,34 @@ def test_resume_with_a_damaged_recipe_yaml(cli, gpt2_run, tmp_path, content):
 # --------------------------------------------------------------------------- non-finite loss
 
 
+def nan_loss_from(step: int):
+    """A GPT2LMHeadModel.forward whose training loss is NaN from the step-th training call on."""
+    from transformers import GPT2LMHeadModel
+
+    forward = GPT2LMHeadModel.forward
+    calls = {"train": 0}
+
+    def patched(self, *args, **kwargs):
+        out = forward(self, *args, **kwargs)
+        if self.training:
+            calls["train"] += 1
+            if calls["train"] >= step:
+                out.loss = out.loss * float("nan")
+        return out
+
+    return patched
+
+
 def test_nan_loss_stops_with_the_step_and_keeps_the_good_checkpoint(cli, tmp_path, monkeypatch):
     from transformers import GPT2LMHeadModel
 
     run_dir = tmp_path / "run"
-    forward = GPT2LMHeadModel.forward
-    calls = {"train": 0}
-
-    def nan_from_step_5(self, *args, **kwargs):
-        out = forward(self, *args, **kwargs)
-        if self.training:
-            calls["train"] += 1
-            if calls["train"] >= 5:
-                out.loss = out.loss * float("nan")
-        return out
-
     with monkeypatch.context() as patch:
-        patch.setattr(GPT2LMHeadModel, "forward", nan_from_step_5)
+        patch.setattr(GPT2LMHeadModel, "forward", nan_loss_from(5))
         result = cli(*RUN, f"output.dir={run_dir}")
     assert_clear_error(result, "nan", "step 5", "train.optimizer.lr", "step-3")
     assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["step-3"]
     assert not (run_dir / "model.safetensors").exists() and not (run_dir / "metrics.json").exists()
-
 
 
 def test_a_failed_run_closes_its_tensorboard_writer(cli, tmp_path, monkeypatch):
@@ -348,29 +354,19 @@ def test_a_failed_run_closes_its_tensorboard_writer(cli, tmp_path, monkeypatch):
 
     from transformers import GPT2LMHeadModel
 
-    run_dir = tmp_path / "run"
-    forward = GPT2LMHeadModel.forward
-    calls = {"train": 0}
-
-    def nan_at_step_2(self, *args, **kwargs):
-        out = forward(self, *args, **kwargs)
-        if self.training:
-            calls["train"] += 1
-            if calls["train"] >= 2:
-                out.loss = out.loss * float("nan")
-        return out
-
     def writer_threads():
         return {t for t in threading.enumerate() if "tensorboard" in type(t).__module__}
 
+    run_dir = tmp_path / "run"
     before = writer_threads()
     with monkeypatch.context() as patch:
-        patch.setattr(GPT2LMHeadModel, "forward", nan_at_step_2)
+        patch.setattr(GPT2LMHeadModel, "forward", nan_loss_from(2))
         result = cli(*RUN, f"output.dir={run_dir}")
     assert_clear_error(result, "nan", "step 2")
     events = b"".join(path.read_bytes() for path in (run_dir / "logs").rglob("events.out.tfevents.*"))
     assert b"train/loss" in events
     assert not writer_threads() - before
+
 
 # --------------------------------------------------------------------------- Ctrl-C at startup
 
