@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from conftest import REPO, TINY_GPT2
 
+pytestmark = pytest.mark.heavy  # each test launches 2 fresh processes (20-30 s)
 
-@pytest.mark.heavy
+
 def test_two_cpu_processes(tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "toolkit", "run", "gpt2/tiny_pretrain", *TINY_GPT2, f"output.dir={out}",
@@ -55,7 +56,6 @@ STREAM_SPY = textwrap.dedent("""
 """)
 
 
-@pytest.mark.heavy
 def test_two_cpu_processes_stream_disjoint_shards(tmp_path):
     """3 jsonl files for 2 processes (not whole files each, so the stream is split row by row):
     in their first pass the processes read no document in common, and together every training one."""
