@@ -109,6 +109,31 @@ def test_nsp_pairs_are_balanced_and_framed(tokenizer):
     assert real == sorted(real), "word ids increase: no word spans two places"
 
 
+def test_a_model_that_copies_its_input_scores_at_mask_zero(tokenizer):
+    """The 80/10/10 rule leaves one in ten tokens to predict unchanged, so a model that only copies
+    its input scores about 0.1 mlm_accuracy; mlm_accuracy_at_mask shows it reads no context, and
+    mlm_guess_at_mask is the share of the commonest token among the [MASK]ed ones."""
+    from types import SimpleNamespace
+
+    from accelerate import Accelerator
+
+    from toolkit.families.bert.pretrain import score_pretraining
+
+    def copying_model(input_ids, **_):
+        logits = torch.nn.functional.one_hot(input_ids, len(tokenizer)).float()
+        return SimpleNamespace(prediction_logits=logits, seq_relationship_logits=torch.zeros(len(input_ids), 2))
+
+    collate = MaskingCollator(tokenizer, probability=0.15, seed=0)
+    rows = [{**_example(tokenizer), "next_sentence_label": 0}] * 64
+    batches = [collate(rows[i:i + 16]) for i in range(0, len(rows), 16)]
+    scores = score_pretraining(Accelerator(cpu=True), copying_model, batches, None, None, tokenizer)
+    assert 0.03 < scores["mlm_accuracy"] < 0.25
+    assert scores["mlm_accuracy_at_mask"] == 0.0
+    targets = [t for b in batches for t, i in zip(b["labels"].flatten().tolist(), b["input_ids"].flatten().tolist())
+               if t != IGNORE and i == tokenizer.mask_token_id]
+    assert scores["mlm_guess_at_mask"] == max(map(targets.count, set(targets))) / len(targets)
+
+
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
     out = tmp_path_factory.mktemp("bert") / "run"
@@ -117,7 +142,7 @@ def pretrained(tmp_path_factory):
 
 def test_pretraining_reports_mlm_and_nsp_and_fills_masks(pretrained, capsys):
     final = pretrained.metrics["final"]
-    assert set(final) == {"mlm_accuracy", "mlm_perplexity", "nsp_accuracy"}
+    assert set(final) == {"mlm_accuracy", "mlm_accuracy_at_mask", "mlm_guess_at_mask", "mlm_perplexity", "nsp_accuracy"}
     assert pretrained.metrics["whole_word_mask"] is True
     from transformers import pipeline
 
@@ -267,5 +292,5 @@ def test_bert_pretrains_from_a_stream_of_documents(tmp_path):
     out = tmp_path / "run"
     result = toolkit.run("bert/tiny_pretrain", overrides=[*TINY_BERT, f"data.card={stream_documents(tmp_path)}",
                                                          f"output.dir={out}"])
-    assert set(result.metrics["final"]) == {"mlm_accuracy", "mlm_perplexity", "nsp_accuracy"}
+    assert set(result.metrics["final"]) == {"mlm_accuracy", "mlm_accuracy_at_mask", "mlm_guess_at_mask", "mlm_perplexity", "nsp_accuracy"}
     assert (out / "checkpoints" / "step-4" / "data_state_0.json").is_file()
