@@ -22,6 +22,19 @@ def test_config_parses(path):
     assert config.distributed_type is not None
 
 
+def _torchrun_on_one_machine(path) -> bool:
+    config = load_config_from_file(str(path))
+    return config.num_machines == 1 and config.num_processes > 1 and config.distributed_type != "XLA"
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if _torchrun_on_one_machine(p)], ids=lambda p: p.stem)
+def test_one_machine_configs_let_accelerate_pick_a_free_port(path):
+    """Port 0 makes Accelerate pick a free port for the processes' rendezvous. A fixed one (or none:
+    29500) sends a second run started meanwhile on the same machine down Accelerate's "port
+    already in use" fallback, with a warning and a race between the two launches."""
+    assert load_config_from_file(str(path)).main_process_port == 0
+
+
 def test_fsdp_is_fsdp2():
     config = load_config_from_file(str(bundled_dir("accelerate_configs") / "fsdp.yaml"))
     assert config.distributed_type == "FSDP" and config.fsdp_config["fsdp_version"] == 2
