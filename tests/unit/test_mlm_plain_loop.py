@@ -1,5 +1,5 @@
-"""benchmarks/mlm_plain_loop.py: its [MASK] accuracy counts only [MASK]ed targets, and a few steps
-of the plain loop print and return one row per evaluation."""
+"""benchmarks/mlm_plain_loop.py: its MLM accuracy counts only [MASK]ed targets, its causal accuracy
+every next token, and a few steps of either loop print and return one row per evaluation."""
 
 from __future__ import annotations
 
@@ -37,9 +37,26 @@ def test_accuracy_at_mask_scores_only_the_masked_targets():
     copier = answering(batch["input_ids"])
     for model, expected in ((oracle, 1.0), (copier, 0.0)):
         model.eval = model.train = lambda *a: None
-        accuracy, guess = bench.accuracy_at_mask(model, [batch], tokenizer.mask_token_id)
+        accuracy, guess = bench.accuracy_and_guess(model, [batch], bench.at_mask, tokenizer.mask_token_id)
         assert accuracy == expected
         assert 0 < guess <= 1
+
+
+def test_causal_accuracy_scores_each_next_token_and_skips_padding():
+    bench = load_benchmark("mlm_plain_loop")
+    tokenizer = train_tokenizer(TokenizerSection(kind="char"), TEXTS, SPECIAL_TOKENS)
+    rows = [{**tokenizer(text), "token_type_ids": [0] * len(tokenizer(text)["input_ids"])} for text in ("你好。", "今天天气很好。")]
+    batch = bench.unmasked_batch(rows, tokenizer.pad_token_id)
+    assert batch["labels"][0, -1] == -100 and batch["input_ids"][0, -1] == tokenizer.pad_token_id
+    vocab = len(tokenizer)
+    # An oracle of the next token: logits at position t pick the token at t + 1.
+    following = torch.cat([batch["input_ids"][:, 1:], batch["input_ids"][:, :1]], dim=1)
+    oracle = lambda **_: SimpleNamespace(logits=torch.nn.functional.one_hot(following, vocab).float())
+    oracle.eval = oracle.train = lambda *a: None
+    accuracy, guess = bench.accuracy_and_guess(oracle, [batch], bench.next_tokens, tokenizer.mask_token_id)
+    targets = [token for row in rows for token in row["input_ids"][1:]]  # each row's tokens after its first
+    assert accuracy == 1.0
+    assert guess == max(map(targets.count, targets)) / len(targets)
 
 
 def test_a_few_plain_steps_print_a_row_per_evaluation(tmp_path, capsys):
@@ -49,8 +66,10 @@ def test_a_few_plain_steps_print_a_row_per_evaluation(tmp_path, capsys):
         "model.config={num_hidden_layers: 1, hidden_size: 32, num_attention_heads: 2, intermediate_size: 64}",
         "data.max_rows=300", "data.block_size=32", "train.batch_size=4", "train.max_steps=1", "train.eval_every=1",
         "train.save_every=1", "eval.max_batches=1", f"output.dir={tmp_path / 'bert'}"])
-    rows = load_benchmark("mlm_plain_loop").main(["--tokenizer", str(run.run_dir), "--max-rows", "300",
-                                                  "--steps", "4", "--eval-every", "2", "--block-size", "32"])
-    assert [row["step"] for row in rows] == [2, 4]
-    assert all(0 <= row["at_mask"] <= 1 and 0 < row["guess"] <= 1 for row in rows)
-    assert "at [MASK]" in capsys.readouterr().out
+    bench = load_benchmark("mlm_plain_loop")
+    for objective, header in (("mlm", "at [MASK]"), ("causal", "next token")):
+        rows = bench.main(["--objective", objective, "--tokenizer", str(run.run_dir), "--max-rows", "300",
+                           "--steps", "4", "--eval-every", "2", "--block-size", "32"])
+        assert [row["step"] for row in rows] == [2, 4]
+        assert all(0 <= row["accuracy"] <= 1 and 0 < row["guess"] <= 1 for row in rows)
+        assert header in capsys.readouterr().out
