@@ -41,23 +41,23 @@ def at_mask(batch, logits, mask_id: int):
     return logits.argmax(-1)[chosen], batch["labels"][chosen]
 
 
-def next_tokens(batch, logits, mask_id: int):
+def next_tokens(batch, logits):
     """(predictions, targets) of every next token (a causal LM's labels are its inputs)."""
     targets = batch["labels"][:, 1:]
     chosen = targets != IGNORE
     return logits[:, :-1].argmax(-1)[chosen], targets[chosen]
 
 
-def accuracy_and_guess(model, batches, targets_of, mask_id: int) -> tuple[float, float]:
-    """(accuracy, share of the commonest target) over fixed batches; ``targets_of`` is ``at_mask``
-    or ``next_tokens``."""
+def accuracy_and_guess(model, batches, targets_of) -> tuple[float, float]:
+    """(accuracy, share of the commonest target) over fixed batches; ``targets_of(batch, logits)``
+    is ``next_tokens`` or ``at_mask`` with its mask id bound."""
     hits, targets = 0, []
     model.eval()
     with torch.no_grad():
         for batch in batches:
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                            token_type_ids=batch["token_type_ids"]).logits
-            predicted, wanted = targets_of(batch, logits, mask_id)
+            predicted, wanted = targets_of(batch, logits)
             hits += int((predicted == wanted).sum())
             targets.append(wanted)
     model.train()
@@ -112,7 +112,7 @@ def main(argv=None) -> list[dict]:
         targets_of = next_tokens
     else:
         train_masks, eval_masks = MaskingCollator(tokenizer, 0.15), MaskingCollator(tokenizer, 0.15, seed=1)
-        targets_of = at_mask
+        targets_of = partial(at_mask, mask_id=tokenizer.mask_token_id)
     held_out = pairs["validation"]
     eval_batches = [eval_masks([held_out[i] for i in range(start, min(start + BATCH_SIZE, len(held_out)))])
                     for start in range(0, min(len(held_out), EVAL_BATCHES * BATCH_SIZE), BATCH_SIZE)]
@@ -130,7 +130,7 @@ def main(argv=None) -> list[dict]:
         warmup.step()
         optimizer.zero_grad()
         if step % args.eval_every == 0 or step == args.steps:
-            accuracy, guess = accuracy_and_guess(model, eval_batches, targets_of, tokenizer.mask_token_id)
+            accuracy, guess = accuracy_and_guess(model, eval_batches, targets_of)
             row = {"step": step, "loss": loss.item(), "accuracy": accuracy, "guess": guess,
                    "seconds": time.perf_counter() - started}
             rows.append(row)

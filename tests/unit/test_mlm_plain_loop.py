@@ -3,6 +3,7 @@ every next token, and a few steps of either loop print and return one row per ev
 
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
 
 import torch
@@ -37,7 +38,7 @@ def test_accuracy_at_mask_scores_only_the_masked_targets():
     copier = answering(batch["input_ids"])
     for model, expected in ((oracle, 1.0), (copier, 0.0)):
         model.eval = model.train = lambda *a: None
-        accuracy, guess = bench.accuracy_and_guess(model, [batch], bench.at_mask, tokenizer.mask_token_id)
+        accuracy, guess = bench.accuracy_and_guess(model, [batch], partial(bench.at_mask, mask_id=tokenizer.mask_token_id))
         assert accuracy == expected
         assert 0 < guess <= 1
 
@@ -53,7 +54,7 @@ def test_causal_accuracy_scores_each_next_token_and_skips_padding():
     following = torch.cat([batch["input_ids"][:, 1:], batch["input_ids"][:, :1]], dim=1)
     oracle = lambda **_: SimpleNamespace(logits=torch.nn.functional.one_hot(following, vocab).float())
     oracle.eval = oracle.train = lambda *a: None
-    accuracy, guess = bench.accuracy_and_guess(oracle, [batch], bench.next_tokens, tokenizer.mask_token_id)
+    accuracy, guess = bench.accuracy_and_guess(oracle, [batch], bench.next_tokens)
     targets = [token for row in rows for token in row["input_ids"][1:]]  # each row's tokens after its first
     assert accuracy == 1.0
     assert guess == max(map(targets.count, targets)) / len(targets)

@@ -101,14 +101,17 @@ def score_pretraining(accelerator, model, batches, recipe, labels, tokenizer) ->
     accuracy = load_metric("accuracy")
     predictions, references, at_mask = torch.cat(mlm_predictions), torch.cat(mlm_references), torch.cat(at_mask)
     masked_targets = references[at_mask]
+    accuracy_at_mask = guess_at_mask = 0.0
+    if len(masked_targets):
+        accuracy_at_mask = accuracy.compute(predictions=predictions[at_mask].tolist(),
+                                            references=masked_targets.tolist())["accuracy"]
+        guess_at_mask = masked_targets.bincount().max().item() / len(masked_targets)
     perplexity = load_metric("lm_perplexity").compute(
         losses=(torch.cat(mlm_losses) / counts.clamp(min=1)).tolist(), weights=counts.tolist())
     return {
         "mlm_accuracy": accuracy.compute(predictions=predictions.tolist(), references=references.tolist())["accuracy"],
-        "mlm_accuracy_at_mask": accuracy.compute(predictions=predictions[at_mask].tolist(),
-                                                 references=masked_targets.tolist())["accuracy"]
-        if len(masked_targets) else 0.0,
-        "mlm_guess_at_mask": masked_targets.bincount().max().item() / len(masked_targets) if len(masked_targets) else 0.0,
+        "mlm_accuracy_at_mask": accuracy_at_mask,
+        "mlm_guess_at_mask": guess_at_mask,
         "mlm_perplexity": perplexity["perplexity"],
         "loss": perplexity["loss"],
         "nsp_accuracy": accuracy.compute(predictions=torch.cat(nsp_predictions).tolist(),
