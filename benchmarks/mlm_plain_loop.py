@@ -1,8 +1,9 @@
 """Is the tiny BERT's MLM plateau the toolkit's doing? The same pairs and masks, trained by a plain
 PyTorch loop around transformers' BertForMaskedLM, outside the toolkit's runner.
 
-    python benchmarks/mlm_plain_loop.py [--objective mlm|causal] [--tokenizer runs/bert-tiny-mix]
-        [--card zh_pretrain_mix] [--block-size 32] [--lr 1e-3] [--steps 500] [--eval-every 100] [--max-rows 0]
+    python benchmarks/mlm_plain_loop.py [--objective mlm|causal] [--encoder bert|torch-post|torch-pre|cbow]
+        [--tokenizer runs/bert-tiny-mix] [--card zh_pretrain_mix] [--block-size 32] [--lr 1e-3] [--steps 500]
+        [--eval-every 100] [--max-rows 0]
 
 Prints, every ``--eval-every`` steps, the training loss and the accuracy on 20 fixed validation
 batches next to what always answering the commonest target scores there. The targets are the
@@ -11,13 +12,15 @@ batches next to what always answering the commonest target scores there. The tar
 plain MLM loop stays at the guess too, the plateau belongs to the model and its training dynamics,
 not to the toolkit's loop; if the causal one leaves it, it belongs to the masked objective (README,
 "Where the bundled recipes stand"). The model is the tiny size of the bert family, AdamW with a
-60-step warmup then a constant rate, no NSP.
+60-step warmup then a constant rate, no NSP. ``--encoder`` swaps the MLM for PyTorch's own encoder
+at the same shape or for a CBOW over the neighbours (mlm_encoders.py), on the same batches.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from functools import partial
 
@@ -30,6 +33,9 @@ from toolkit.families.bert.family import SIZES  # noqa: E402
 from toolkit.families.bert.masking import IGNORE, MaskingCollator  # noqa: E402
 from toolkit.families.bert.nsp import build_nsp_pairs  # noqa: E402
 from toolkit.tokenization import load_tokenizer  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/ is not a package
+from mlm_encoders import ENCODERS, build_masked_lm  # noqa: E402
 
 EVAL_BATCHES = 20
 BATCH_SIZE = 32
@@ -85,6 +91,8 @@ def main(argv=None) -> list[dict]:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objective", default="mlm", choices=("mlm", "causal"),
                         help="mlm: BertForMaskedLM at 15%% masking; causal: the same BERT as a causal LM")
+    parser.add_argument("--encoder", default="bert", choices=ENCODERS,
+                        help="the masked LM: HF BertForMaskedLM, PyTorch's encoder (post- or pre-LN) or a CBOW; mlm only")
     parser.add_argument("--tokenizer", default="runs/bert-tiny-mix", help="a run folder with a BERT tokenizer")
     parser.add_argument("--card", default="zh_pretrain_mix", help="a card with the documents view")
     parser.add_argument("--block-size", type=int, default=32)
@@ -94,8 +102,10 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--max-rows", type=int, default=0, help="cap on the card's rows (0: all)")
     parser.add_argument("--size", default="tiny", choices=sorted(SIZES))
     args = parser.parse_args(argv)
+    if args.objective == "causal" and args.encoder != "bert":
+        parser.error("--objective causal trains the BERT itself; --encoder applies to mlm only")
 
-    from transformers import BertConfig, BertForMaskedLM, BertLMHeadModel
+    from transformers import BertConfig, BertLMHeadModel
 
     torch.manual_seed(0)
     tokenizer = load_tokenizer(args.tokenizer)
@@ -104,7 +114,7 @@ def main(argv=None) -> list[dict]:
              .remove_columns(["next_sentence_label"]) for split in ("train", "validation")}
     config = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **SIZES[args.size],
                         is_decoder=args.objective == "causal")
-    model = BertLMHeadModel(config) if args.objective == "causal" else BertForMaskedLM(config)
+    model = BertLMHeadModel(config) if args.objective == "causal" else build_masked_lm(args.encoder, config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 60))
     if args.objective == "causal":

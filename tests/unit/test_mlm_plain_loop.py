@@ -1,11 +1,13 @@
 """benchmarks/mlm_plain_loop.py: its MLM accuracy counts only [MASK]ed targets, its causal accuracy
-every next token, and a few steps of either loop print and return one row per evaluation."""
+every next token, and a few steps of either loop (and of the MLM loop with the other encoders of
+mlm_encoders.py) print and return one row per evaluation."""
 
 from __future__ import annotations
 
 from functools import partial
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from conftest import load_benchmark
@@ -68,9 +70,13 @@ def test_a_few_plain_steps_print_a_row_per_evaluation(tmp_path, capsys):
         "data.max_rows=300", "data.block_size=32", "train.batch_size=4", "train.max_steps=1", "train.eval_every=1",
         "train.save_every=1", "eval.max_batches=1", f"output.dir={tmp_path / 'bert'}"])
     bench = load_benchmark("mlm_plain_loop")
-    for objective, header in (("mlm", "at [MASK]"), ("causal", "next token")):
-        rows = bench.main(["--objective", objective, "--tokenizer", str(run.run_dir), "--max-rows", "300",
-                           "--steps", "4", "--eval-every", "2", "--block-size", "32"])
+    common = ["--tokenizer", str(run.run_dir), "--max-rows", "300", "--steps", "4", "--eval-every", "2",
+              "--block-size", "32"]
+    for choice, header in ((["--objective", "mlm"], "at [MASK]"), (["--objective", "causal"], "next token"),
+                           (["--encoder", "torch-pre"], "at [MASK]"), (["--encoder", "cbow"], "at [MASK]")):
+        rows = bench.main(choice + common)
         assert [row["step"] for row in rows] == [2, 4]
         assert all(0 <= row["accuracy"] <= 1 and 0 < row["guess"] <= 1 for row in rows)
         assert header in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # the causal objective trains the BERT itself
+        bench.main(["--objective", "causal", "--encoder", "cbow"] + common)
