@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import torch
 
-IGNORE = -100
+from toolkit.tasks.base import IGNORE
 
 
 def _output(logits: torch.Tensor, labels: torch.Tensor | None) -> SimpleNamespace:

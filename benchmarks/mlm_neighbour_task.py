@@ -22,7 +22,9 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/ is not a package
-from mlm_encoders import ENCODERS, IGNORE, build_masked_lm  # noqa: E402
+from mlm_encoders import ENCODERS, build_masked_lm  # noqa: E402
+
+from toolkit.tasks.base import IGNORE  # noqa: E402
 
 PAD, MASK, FIRST_ORDINARY = 0, 1, 5  # ids below FIRST_ORDINARY stand for BERT's special tokens
 BATCH_SIZE, HELD_OUT_ROWS, MASKED_SHARE = 32, 256, 0.15
