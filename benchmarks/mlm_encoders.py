@@ -74,6 +74,26 @@ class NeighbourCBOW(torch.nn.Module):
 ENCODERS = ("bert", "torch-post", "torch-pre", "cbow")
 
 
+class PlainTrainer:
+    """The MLM benchmarks' one optimizer, so every model they compare trains alike: AdamW
+    (weight decay 0.01), a 60-step linear warmup then a constant rate, gradients clipped at 1."""
+
+    def __init__(self, model, lr: float):
+        self.model = model
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        self.warmup = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: min(1.0, (step + 1) / 60))
+
+    def step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One optimizer step on ``batch`` (the model's keyword arguments); returns the loss."""
+        loss = self.model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.warmup.step()
+        self.optimizer.zero_grad()
+        return loss
+
+
 def build_masked_lm(encoder: str, config):
     """The MLM named by ``encoder`` at the shape of a transformers ``BertConfig``."""
     shape = {key: getattr(config, key) for key in ("vocab_size", "hidden_size", "num_attention_heads",

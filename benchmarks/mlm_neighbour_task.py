@@ -22,7 +22,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/ is not a package
-from mlm_encoders import ENCODERS, build_masked_lm  # noqa: E402
+from mlm_encoders import ENCODERS, PlainTrainer, build_masked_lm  # noqa: E402
 
 from toolkit.tasks.base import IGNORE  # noqa: E402
 
@@ -72,16 +72,10 @@ def train(encoder: str, args) -> dict:
     torch.manual_seed(args.seed)
     config = BertConfig(vocab_size=args.vocab, pad_token_id=PAD, **SIZES["tiny"])
     model = build_masked_lm(encoder, config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 60))
+    trainer = PlainTrainer(model, args.lr)
     accuracies, started = {}, time.perf_counter()
     for step in range(1, args.steps + 1):
-        batch = task.masked(task.rows(BATCH_SIZE))
-        model(**batch).loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        warmup.step()
-        optimizer.zero_grad()
+        trainer.step(task.masked(task.rows(BATCH_SIZE)))
         if step % args.eval_every == 0 or step == args.steps:
             accuracies[step] = accuracy_at_mask(model, held_out)
     return {"encoder": encoder, "accuracies": accuracies, "seconds": time.perf_counter() - started}

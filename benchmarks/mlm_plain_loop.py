@@ -35,7 +35,7 @@ from toolkit.families.bert.nsp import build_nsp_pairs  # noqa: E402
 from toolkit.tokenization import load_tokenizer  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/ is not a package
-from mlm_encoders import ENCODERS, build_masked_lm  # noqa: E402
+from mlm_encoders import ENCODERS, PlainTrainer, build_masked_lm  # noqa: E402
 
 EVAL_BATCHES = 20
 BATCH_SIZE = 32
@@ -115,8 +115,7 @@ def main(argv=None) -> list[dict]:
     config = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **SIZES[args.size],
                         is_decoder=args.objective == "causal")
     model = BertLMHeadModel(config) if args.objective == "causal" else build_masked_lm(args.encoder, config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warmup = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 60))
+    trainer = PlainTrainer(model, args.lr)
     if args.objective == "causal":
         train_masks = eval_masks = partial(unmasked_batch, pad_id=tokenizer.pad_token_id)
         targets_of = next_tokens
@@ -132,13 +131,7 @@ def main(argv=None) -> list[dict]:
     for step in range(1, args.steps + 1):
         picks = torch.randint(len(pairs["train"]), (BATCH_SIZE,), generator=order).tolist()
         batch = train_masks([pairs["train"][i] for i in picks])
-        loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                     token_type_ids=batch["token_type_ids"], labels=batch["labels"]).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        warmup.step()
-        optimizer.zero_grad()
+        loss = trainer.step(batch)
         if step % args.eval_every == 0 or step == args.steps:
             accuracy, guess = accuracy_and_guess(model, eval_batches, targets_of)
             row = {"step": step, "loss": loss.item(), "accuracy": accuracy, "guess": guess,
