@@ -110,6 +110,18 @@ FAMILIES = {
                           "bidirectional": False, "attention": "bahdanau", "attention_size": 24, "dropout": 0.1},
         "cross_attentions": 1,
     },
+    "bert_preln": {
+        "modeling": "modeling_bert_preln.py",
+        "config": ("toolkit.families.bert_preln.configuration_bert_preln", "BertPreLNConfig"),
+        "models": ["BertPreLNModel", "BertPreLNForPreTraining", "BertPreLNForMaskedLM",
+                   "BertPreLNForSequenceClassification", "BertPreLNForTokenClassification"],
+        "generates": False,
+        "config_kwargs": {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 4,
+                          "intermediate_size": 64, "max_position_embeddings": 64},
+        "common_properties": ["hidden_size", "num_hidden_layers", "num_attention_heads"],
+        "num_layers": 2,
+        "width": 32,
+    },
     "conv_seq2seq": {
         "modeling": "modeling_conv_seq2seq.py",
         "config": ("toolkit.families.conv_seq2seq.configuration_conv_seq2seq", "ConvSeq2SeqConfig"),
@@ -394,14 +406,18 @@ LABELS = {{
     "ElmoForTokenClassification": lambda inputs: torch.zeros_like(inputs["input_ids"]),
     "RnnSeq2SeqForConditionalGeneration": lambda inputs: inputs["decoder_input_ids"].roll(-1, 1),
     "ConvSeq2SeqForConditionalGeneration": lambda inputs: inputs["decoder_input_ids"].roll(-1, 1),
+    "BertPreLNForPreTraining": lambda inputs: inputs["input_ids"].clone(),
+    "BertPreLNForMaskedLM": lambda inputs: inputs["input_ids"].clone(),
+    "BertPreLNForSequenceClassification": lambda inputs: torch.zeros(inputs["input_ids"].shape[0], dtype=torch.long),
+    "BertPreLNForTokenClassification": lambda inputs: torch.zeros_like(inputs["input_ids"]),
 }}
 
 
 class WithLabels:
     def _prepare_for_class(self, inputs_dict, model_class, return_labels=False):
         inputs = super()._prepare_for_class(inputs_dict, model_class, return_labels)
-        if return_labels:  # ours replace the mixin's (source-length zeros for a seq2seq LM)
-            inputs["labels"] = LABELS[model_class.__name__](inputs)
+        if return_labels and model_class.__name__ in LABELS:  # ours replace the mixin's (source-length zeros
+            inputs["labels"] = LABELS[model_class.__name__](inputs)  # for a seq2seq LM); a bare encoder takes none
         return inputs
 
 

@@ -6,6 +6,8 @@
   pre-LN), learned positions and token types, embedding LayerNorm, a plain linear output layer and
   PyTorch's default initialisation. Layer for layer it computes what BertLayer computes (same
   weights give the same outputs), so a gap between the two is initialisation and heads, not maths.
+- ``bert-preln``: the toolkit's ``bert_preln`` family (BertPreLNForMaskedLM), which turns torch-pre's
+  layout into a Hugging Face model with BERT's heads and parameter names.
 - ``NeighbourCBOW``: no attention at all; each position is predicted from the mean embedding of
   its ``window`` neighbours on either side, as word2vec's CBOW does. A floor: what the masked
   objective gives a model that is handed the neighbours instead of having to learn to find them.
@@ -71,7 +73,7 @@ class NeighbourCBOW(torch.nn.Module):
         return _output(self.output(context), labels)
 
 
-ENCODERS = ("bert", "torch-post", "torch-pre", "cbow")
+ENCODERS = ("bert", "torch-post", "torch-pre", "cbow", "bert-preln")
 
 
 class PlainTrainer:
@@ -107,4 +109,8 @@ def build_masked_lm(encoder: str, config):
         return TorchEncoderMLM(**shape, norm_first=encoder == "torch-pre")
     if encoder == "cbow":
         return NeighbourCBOW(**shape)
+    if encoder == "bert-preln":  # the toolkit's own bert_preln family, built after torch-pre's findings
+        from toolkit.families.bert_preln.modeling_bert_preln import BertPreLNConfig, BertPreLNForMaskedLM
+
+        return BertPreLNForMaskedLM(BertPreLNConfig(**shape))
     raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")

@@ -43,6 +43,7 @@ class TaskEntry:
 FAMILIES: dict[str, str] = {
     "gpt2": "toolkit.families.gpt2.family:FAMILY",
     "bert": "toolkit.families.bert.family:FAMILY",
+    "bert_preln": "toolkit.families.bert_preln.family:FAMILY",
     "rnn_lm": "toolkit.families.rnn_lm.family:FAMILY",
     "word2vec": "toolkit.families.word2vec.family:FAMILY",
     "elmo": "toolkit.families.elmo.family:FAMILY",
@@ -57,6 +58,9 @@ TASKS: dict[str, TaskEntry] = {
     "sequence_classification": TaskEntry("toolkit.tasks.classify:TASK"),
     "token_classification": TaskEntry("toolkit.tasks.token_classify:TASK",
                                       needs=(("data.tags", "task token_classification needs data.tags: ner, pos or cws"),)),
+    # BERT's MLM + NSP objective (bert, and bert_preln's pre-LN model of the same shape).
+    "bert_pretrain": TaskEntry("toolkit.families.bert.pretrain:TASK",
+                               sections={"mlm": "toolkit.families.bert.mlm_section:MlmSection"}, streams=True),
     "seq2seq": TaskEntry("toolkit.tasks.seq2seq:TASK", sections={"seq2seq": "toolkit.tasks.seq2seq_section:Seq2SeqSection"},
                          check="toolkit.tasks.seq2seq_section:check_seq2seq", sides=True),
 }

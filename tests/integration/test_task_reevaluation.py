@@ -26,6 +26,8 @@ RUNS = {
                                              "eval.samples=[]"]),
     "bert_pretrain": ("bert/tiny_pretrain_wwm", ["model.config={num_hidden_layers: 1, hidden_size: 32, num_attention_heads: 2, "
                                                  "intermediate_size: 64}"]),
+    "bert_preln_pretrain": ("bert_preln/tiny_pretrain_mix", ["model.config={num_hidden_layers: 1, hidden_size: 32, "
+                                                             "num_attention_heads: 2, intermediate_size: 64}"]),
     "bilm": ("elmo/tiny_bilm", ["model.config={num_layers: 1, embedding_size: 16, hidden_size: 16}"]),
     **{family: (f"{family}/tiny_pinyin", [*TINY_SEQ2SEQ[family], "eval.generation.max_new_tokens=8"])
        for family in TINY_SEQ2SEQ},
@@ -34,6 +36,7 @@ RUNS = {
 HEADS = {
     "bert_sentiment": ("bert/tiny_sentiment", "bert_pretrain"),
     "bert_ner": ("bert/tiny_ner", "bert_pretrain"),
+    "bert_preln_sentiment": ("bert_preln/tiny_sentiment", "bert_preln_pretrain"),
     "elmo_sentiment": ("elmo/tiny_sentiment", "bilm"),
     "elmo_ner": ("elmo/tiny_ner", "bilm"),
 }
@@ -107,6 +110,7 @@ def test_a_run_folder_of_an_old_elmo_task_name_still_evaluates(runs, tmp_path, n
 
 
 @pytest.mark.parametrize("name, expected", [("bert_sentiment", {"accuracy", "macro_f1"}),
+                                            ("bert_preln_sentiment", {"accuracy", "macro_f1"}),
                                             ("elmo_sentiment", {"accuracy", "macro_f1"}),
                                             ("elmo_ner", {"f1", "precision", "recall", "accuracy"})])
 def test_a_classifier_folder_without_recipe_is_evaluated_by_its_architecture_task(runs, tmp_path, name, expected):

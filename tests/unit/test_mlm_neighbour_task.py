@@ -84,7 +84,7 @@ def test_cbow_reads_only_the_neighbours():
 def test_a_few_steps_print_a_row_per_evaluation_for_each_encoder(capsys):
     bench = load_benchmark("mlm_neighbour_task")
     results = bench.main(["--steps", "2", "--eval-every", "1", "--vocab", "40", "--length", "8"])
-    assert [result["encoder"] for result in results] == ["bert", "torch-post", "torch-pre", "cbow"]
+    assert [result["encoder"] for result in results] == ["bert", "torch-post", "torch-pre", "cbow", "bert-preln"]
     assert all(list(result["accuracies"]) == [1, 2] for result in results)
     assert all(0 <= accuracy <= 1 for result in results for accuracy in result["accuracies"].values())
     out = capsys.readouterr().out

@@ -6,7 +6,6 @@ BertForTokenClassification), chosen by each task through an Auto class, with SDP
 
 from __future__ import annotations
 
-from ...registry import TaskEntry
 from ..base import DROPOUT, NON_NEGATIVE, POSITIVE, SIZE, Allowed, ModelFamily
 
 # tiny trains on a laptop CPU in minutes; base is the 110M model of the BERT paper.
@@ -33,9 +32,6 @@ FAMILY = ModelFamily(
     default_size="tiny",
     special_tokens=SPECIAL_TOKENS,
     build=None,  # the task's Auto class builds the head it needs
-    own_tasks={"bert_pretrain": TaskEntry("toolkit.families.bert.pretrain:TASK",
-                                          sections={"mlm": "toolkit.families.bert.mlm_section:MlmSection"},
-                                          streams=True)},
     positions_key="max_position_embeddings",
     fixed_config_keys=("vocab_size", "pad_token_id"),
     model_types=("bert",),
