@@ -146,6 +146,12 @@ _NO_CROPPABLE_CACHE = (
     "assisted decoding needs a transformers Cache that it can crop back to the accepted draft tokens "
     "(generate() refuses any other: 'Assisted decoding requires a cache'); ")
 INAPPLICABLE = {
+    "test_training": {
+        "bert_preln": (
+            "the headless encoder (BertPreLNModel, what AutoModel loads) has no objective and so no loss to "
+            "train on; the mixin skips transformers' own headless models by their entry in MODEL_MAPPING_NAMES, "
+            "a table of transformers' models only"),
+    },
     "test_model_base_model_prefix": {
         "rnn_lm": (
             "the recurrent LM has no separate base model: embeddings, stack and softmax form one module, so "
