@@ -50,6 +50,7 @@ MODULE_NAME = "test_toolkit_conformance"
 # transformers' own test suite covers, so it has no modeling file here.
 # Keys: the modeling file (models are imported from it), the config module and class, the model classes,
 # whether they generate, the tiny config, "width" (hidden_states[0] width: the embeddings), and for
+# self-attention models "has_attentions" (the mixin's attention-output tests run), for
 # encoder-decoder models "encoder_decoder" (decoder_input_ids and labels of the target length, the
 # mixin's encoder-decoder paths) and "cross_attentions" (how many cross-attention maps output_attentions
 # gives: one per decoder layer, 0 for none). "common_properties": the config attributes ConfigTester
@@ -121,6 +122,7 @@ FAMILIES = {
         "common_properties": ["hidden_size", "num_hidden_layers", "num_attention_heads"],
         "num_layers": 2,
         "width": 32,
+        "has_attentions": True,  # self-attention: the mixin's attention-output tests run
     },
     "conv_seq2seq": {
         "modeling": "modeling_conv_seq2seq.py",
@@ -384,6 +386,7 @@ class FamilyModelTester:
             self.encoder_seq_length, self.decoder_seq_length = seq_length, decoder_seq_length
         self.hidden_size = width
         self.num_hidden_layers = num_layers
+        self.num_attention_heads = config_kwargs.get("num_attention_heads")  # families with self-attention
         self.is_training = True
         self.num_labels = 3
 
@@ -467,7 +470,7 @@ TEST_CLASS = '''
 class {class_name}(WithLabels, ModelTesterMixin, {mixins}ConfigChecks, unittest.TestCase):
     all_model_classes = ({models},)
     is_encoder_decoder = {encoder_decoder}
-    has_attentions = False  # no self-attention (see CrossAttentionChecks)
+    has_attentions = {has_attentions}  # False: no self-attention (see CrossAttentionChecks)
     # The mixin skips this check for models it dates before 2023 (by a copyright line ours lack) until
     # their _init_weights is fixed; ours claim to initialise every weight, so it runs.
     test_can_init_all_missing_weights_before_2023 = True
@@ -540,6 +543,7 @@ def write_test_module(tests: Path) -> None:
         mixins = ("GenerationTesterMixin, " if spec["generates"] else "") + ("CrossAttentionChecks, " if encoder_decoder else "")
         classes.append(TEST_CLASS.format(
             class_name=class_name(family), models=", ".join(spec["models"]), config_class=config_class,
+            has_attentions=spec.get("has_attentions", False),
             config_kwargs=spec["config_kwargs"], mixins=mixins, width=spec["width"], encoder_decoder=encoder_decoder,
             num_layers=spec.get("num_layers", spec["config_kwargs"].get("num_layers")),
             cross_attentions=spec.get("cross_attentions", 0),
