@@ -15,6 +15,7 @@ from ..base import DeclaredConfig, ModelFamily, register_model_type
 from ..bert import family as bert
 from . import config_fields_bert_preln
 
+
 def register_auto_classes() -> None:
     """Make the models loadable through transformers' Auto classes (see register_model_type)."""
     from . import modeling_bert_preln
