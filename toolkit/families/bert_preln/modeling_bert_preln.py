@@ -243,8 +243,9 @@ def _per_token_loss(logits, labels):
                                        ignore_index=IGNORE)
 
 
-class BertPreLNForPreTraining(BertPreLNPreTrainedModel):
-    """Masked LM (linear output over the residual stream) + next-sentence prediction on the pooled [CLS]."""
+class _BertPreLNWithLMHead(BertPreLNPreTrainedModel):
+    """The encoder and the masked-LM output, one linear layer over its residual stream (what the
+    pretraining and masked-LM models share, under the same weight names)."""
 
     _tied_weights_keys = {"lm_head.weight": "bert.embeddings.word_embeddings.weight"}
 
@@ -252,14 +253,21 @@ class BertPreLNForPreTraining(BertPreLNPreTrainedModel):
         super().__init__(config)
         self.bert = BertPreLNModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size)
-        self.nsp_head = nn.Linear(config.hidden_size, 2)
-        self.post_init()
 
     def get_output_embeddings(self):
         return self.lm_head
 
     def set_output_embeddings(self, value):
         self.lm_head = value
+
+
+class BertPreLNForPreTraining(_BertPreLNWithLMHead):
+    """Masked LM (linear output over the residual stream) + next-sentence prediction on the pooled [CLS]."""
+
+    def __init__(self, config: BertPreLNConfig):
+        super().__init__(config)
+        self.nsp_head = nn.Linear(config.hidden_size, 2)
+        self.post_init()
 
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
@@ -279,22 +287,12 @@ class BertPreLNForPreTraining(BertPreLNPreTrainedModel):
                                              hidden_states=out.hidden_states, attentions=out.attentions)
 
 
-class BertPreLNForMaskedLM(BertPreLNPreTrainedModel):
+class BertPreLNForMaskedLM(_BertPreLNWithLMHead):
     """The masked LM alone (what the fill-mask pipeline loads from a pretraining folder)."""
-
-    _tied_weights_keys = {"lm_head.weight": "bert.embeddings.word_embeddings.weight"}
 
     def __init__(self, config: BertPreLNConfig):
         super().__init__(config)
-        self.bert = BertPreLNModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size)
         self.post_init()
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def set_output_embeddings(self, value):
-        self.lm_head = value
 
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
@@ -306,22 +304,22 @@ class BertPreLNForMaskedLM(BertPreLNPreTrainedModel):
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions)
 
 
-def _classifier_dropout(config: BertPreLNConfig) -> nn.Dropout:
-    rate = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
-    return nn.Dropout(rate)
-
-
-class BertPreLNForSequenceClassification(BertPreLNPreTrainedModel):
-    """A linear classifier over the pooled [CLS] or the mean token state (config.classifier_pooling); the
-    loss follows config.problem_type as BERT's does."""
+class _BertPreLNWithClassifier(BertPreLNPreTrainedModel):
+    """The encoder, dropout and a linear layer to config.num_labels (the two classifiers' shared parts)."""
 
     def __init__(self, config: BertPreLNConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.bert = BertPreLNModel(config)
-        self.dropout = _classifier_dropout(config)
+        rate = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(rate)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
+
+
+class BertPreLNForSequenceClassification(_BertPreLNWithClassifier):
+    """A linear classifier over the pooled [CLS] or the mean token state (config.classifier_pooling); the
+    loss follows config.problem_type as BERT's does."""
 
     def _pooled(self, out, attention_mask):
         """The pooled [CLS], or the mean of the token states over the attention mask."""
@@ -357,16 +355,8 @@ class BertPreLNForSequenceClassification(BertPreLNPreTrainedModel):
                                         attentions=out.attentions)
 
 
-class BertPreLNForTokenClassification(BertPreLNPreTrainedModel):
+class BertPreLNForTokenClassification(_BertPreLNWithClassifier):
     """A linear tagger over each token's state after the final LayerNorm."""
-
-    def __init__(self, config: BertPreLNConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.bert = BertPreLNModel(config)
-        self.dropout = _classifier_dropout(config)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
 
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
