@@ -110,7 +110,8 @@ def build_masked_lm(encoder: str, config):
     if encoder == "cbow":
         return NeighbourCBOW(**shape)
     if encoder == "bert-preln":  # the toolkit's own bert_preln family, built after torch-pre's findings
-        from toolkit.families.bert_preln.modeling_bert_preln import BertPreLNConfig, BertPreLNForMaskedLM
+        from toolkit.families.bert_preln.configuration_bert_preln import BertPreLNConfig
+        from toolkit.families.bert_preln.modeling_bert_preln import BertPreLNForMaskedLM
 
         return BertPreLNForMaskedLM(BertPreLNConfig(**shape))
     raise ValueError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
