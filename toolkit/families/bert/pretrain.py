@@ -4,8 +4,8 @@ Reads documents from the dataset layer (with words when the card has them, for w
 masking), builds ``[CLS] A [SEP] B [SEP]`` pairs (toolkit.families.bert.nsp), masks each batch
 afresh with the 80/10/10 rule (toolkit.families.bert.masking; evaluation batches get fixed masks)
 and trains the family's pretraining model (transformers' BertForPreTraining, or bert_preln's
-BertPreLNForPreTraining, through AutoModelForPreTraining) on MLM loss + NSP loss with the shared runner. Evaluation reports
-MLM accuracy, MLM perplexity and NSP accuracy.
+BertPreLNForPreTraining, through AutoModelForPreTraining) on MLM loss + NSP loss with the shared
+runner. Evaluation reports MLM accuracy, MLM perplexity and NSP accuracy.
 """
 
 from __future__ import annotations
