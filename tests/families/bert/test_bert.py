@@ -222,6 +222,33 @@ def test_nsp_labels_follow_transformers_convention():
     assert collated["next_sentence_label"].tolist() == pairs["next_sentence_label"][:4]
 
 
+def test_nsp_negatives_come_from_anywhere_in_the_split_not_the_neighbours(monkeypatch):
+    """A mixed card lists one part's documents, then the next part's. Documents are shuffled before
+    pairing (as BERT's create_pretraining_data.py does), so a map batch of sentences holds every
+    part and a random B comes from either part as often as the split has it, not only from the
+    neighbouring documents of A's own part (which made training negatives harder than held-out ones)."""
+    import datasets
+
+    import toolkit.families.bert.nsp as nsp
+
+    monkeypatch.setattr(nsp, "PAIRS_BATCH", 40)  # sentences per map batch: 20 documents of a part, unshuffled
+    rows = {"document": [], "text": []}
+    for document in range(80):
+        mark = "甲" if document < 40 else "乙"
+        rows["document"].append(document)
+        rows["text"].append(f"{mark * 4}一。{mark * 4}二。")
+    tokenizer = train_tokenizer(TokenizerSection(kind="char"), rows["text"], SPECIAL_TOKENS)
+    pairs = build_nsp_pairs(datasets.Dataset.from_dict(rows), tokenizer, 64, whole_word=False, seed=3)
+    crossing = total = 0
+    for ids, label in zip(pairs["input_ids"], pairs["next_sentence_label"]):
+        if label == 1:
+            tokens = tokenizer.convert_ids_to_tokens(ids)
+            first_sep = tokens.index("[SEP]")
+            crossing += ("甲" in tokens[:first_sep]) != ("甲" in tokens[first_sep:])
+            total += 1
+    assert total > 20 and 0.3 < crossing / total < 0.7
+
+
 def test_nsp_weight_scales_only_the_next_sentence_loss(tokenizer):
     """mlm.nsp_weight: weight 1 is BertForPreTraining's own loss, weight 0 is MLM alone, and the
     weight multiplies exactly the NSP part."""

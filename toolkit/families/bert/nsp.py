@@ -3,7 +3,9 @@
 As in the BERT paper (create_instances_from_document): each document is cut into sentences, and
 sentences are gathered into a chunk up to the target length; the chunk's first part is segment
 A; half the time segment B is the rest of the chunk (label 0, "is next"), half the time it is
-taken from another document (label 1) and the unused sentences go back for the next pair. Pairs
+taken from another document (label 1) and the unused sentences go back for the next pair. As in the
+paper's code, documents are shuffled (seeded) before pairing, so "another document" is any document
+of the split, whatever corpus of a mix it comes from, not a neighbour of the same part. Pairs
 are framed ``[CLS] A [SEP] B [SEP]`` with token_type_ids 0/1. A chunk of a single long sentence
 is split in two for an "is next" pair, so the labels stay balanced when sentences are long. Built with ``datasets.map`` under
 fingerprints of the corpus, tokenizer and settings, so a second run reads them from the cache.
@@ -148,6 +150,25 @@ def _pairs(batch: dict[str, list], indices: list[int], max_length: int, seed: in
     return out
 
 
+def _shuffled_documents(sentences, seed: int):
+    """The sentence rows with whole documents in a seeded random order, each document's sentences
+    still consecutive and in order.
+
+    A map batch draws its random B segments from its own documents; unshuffled, a batch of a mixed
+    card holds one part's neighbouring documents (same-day news, the next chapter), which makes the
+    training negatives harder than the held-out split's (one batch, every part) and than BERT's
+    (create_pretraining_data.py shuffles all documents and picks any)."""
+    import numpy as np
+
+    documents = np.asarray(sentences["document"])
+    if len(documents) == 0:
+        return sentences
+    starts = np.flatnonzero(np.r_[True, documents[1:] != documents[:-1]])
+    ends = np.r_[starts[1:], len(documents)]
+    order = np.random.default_rng(seed).permutation(len(starts))
+    return sentences.select(np.concatenate([np.arange(starts[k], ends[k]) for k in order]))
+
+
 def build_nsp_pairs(dataset, tokenizer, max_length: int, whole_word: bool, seed: int):
     """NSP pairs (with word ids for masking) from a split with document and text/words columns."""
     if "document" not in dataset.column_names:
@@ -158,7 +179,7 @@ def build_nsp_pairs(dataset, tokenizer, max_length: int, whole_word: bool, seed:
         fn_kwargs={"tokenizer": tokenizer, "whole_word": whole_word},
         new_fingerprint=hashlib.sha256(f"sentences-{key}".encode()).hexdigest()[:32],
     )
-    return sentences.map(
+    return _shuffled_documents(sentences, seed).map(
         _pairs, batched=True, batch_size=PAIRS_BATCH, with_indices=True, remove_columns=sentences.column_names,
         fn_kwargs={"max_length": max_length, "seed": seed, "cls_id": tokenizer.cls_token_id, "sep_id": tokenizer.sep_token_id},
         new_fingerprint=hashlib.sha256(f"pairs-{key}".encode()).hexdigest()[:32], desc="NSP pairs",
