@@ -209,6 +209,10 @@ class TrainSection(Section):
     keep_checkpoints: int = Field(2, ge=1)
     log_every: int = Field(10, ge=1)
     num_workers: int = Field(0, ge=0)
+    group_by_length: bool = Field(
+        False, description="Batch examples of similar length together, in random order (as HF Trainer's "
+        "group_by_length): less padding, so faster steps on texts of mixed lengths (reviews, sentences)."
+    )
     compile: bool = Field(
         False, description="torch.compile the model (Accelerate's inductor backend): the first steps are slower "
         "while it compiles, later ones may be faster (benchmarks/compile_effect.py measures it)."

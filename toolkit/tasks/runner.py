@@ -22,6 +22,7 @@ from ..pretrained import parameter_counts
 from ..recipe import Recipe
 from ..tokenizer_sides import has_target
 from ..training import build_optimizer, build_scheduler, fit, make_accelerator
+from ..training.length_groups import LengthGroupedEpochSampler
 from ..training.setup import model_is_sharded
 from ..training.checkpoints import disk_full_guard, model_bytes
 from .streaming import check_stream_run, is_streaming, open_task_stream, stream_data
@@ -261,8 +262,12 @@ def _train_and_save(task, recipe: Recipe, card, streaming: bool, run_dir: Path, 
 
 
 def _train_loader(task, examples, tokenizer, recipe: Recipe) -> DataLoader:
+    order = {"shuffle": True}
+    if recipe.train.group_by_length:
+        lengths = [len(ids) for ids in examples["input_ids"]]
+        order = {"sampler": LengthGroupedEpochSampler(lengths, recipe.train.batch_size, recipe.seed)}
     loader = DataLoader(
-        examples, batch_size=recipe.train.batch_size, shuffle=True, drop_last=True,
+        examples, batch_size=recipe.train.batch_size, drop_last=True, **order,
         collate_fn=task.collate(tokenizer, recipe, for_eval=False), num_workers=recipe.train.num_workers,
         # Its own generator: creating an epoch iterator must not draw from the global RNG, or
         # dropout after a resume would differ from the uninterrupted run.

@@ -37,6 +37,10 @@ def check_stream_run(task, recipe, card) -> None:
         raise ToolkitError(
             f"train.num_workers is {recipe.train.num_workers}, but a streaming run reads its stream in the training "
             f"process (so that its position is saved exactly with each checkpoint): set train.num_workers: 0.")
+    if recipe.train.group_by_length:
+        raise ToolkitError(
+            "train.group_by_length is true, but a streaming run reads its examples in stream order and cannot "
+            "group them by length: set train.group_by_length: false, or data.streaming: false.")
     check_streamable(card)
 
 
