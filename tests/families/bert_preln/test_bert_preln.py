@@ -130,6 +130,50 @@ def test_initialisation_follows_pytorch_not_bert():
     assert model.lm_head.weight.data_ptr() != model.bert.embeddings.word_embeddings.weight.data_ptr()  # untied
 
 
+def _pretraining_batch(vocab: int = 40):
+    torch.manual_seed(1)
+    ids = torch.randint(5, vocab, (3, 12))
+    labels = torch.full_like(ids, -100)
+    chosen = torch.rand(ids.shape) < 0.3
+    labels[chosen] = ids[chosen]
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels,
+            "next_sentence_label": torch.tensor([0, 1, 1])}
+
+
+def _loss_and_grads(model, loss_fn):
+    model.zero_grad()
+    loss = loss_fn()
+    loss.backward()
+    return loss.item(), {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("nsp_weight", [1.0, 3.0])
+def test_logits_at_labels_only_give_the_dense_loss_and_gradients(nsp_weight):
+    """The training loop's sparse MLM logits change the cost of a step, not what it learns."""
+    from toolkit.families.bert.pretrain import weighted_pretraining_loss
+
+    torch.manual_seed(0)
+    model = BertPreLNForPreTraining(_config()).eval()
+    batch = _pretraining_batch()
+    sparse = model(**batch, logits_at_labels_only=True)
+    assert sparse.prediction_logits.shape == ((batch["labels"] != -100).sum().item(), 40)
+    if nsp_weight == 1.0:
+        dense_loss, dense_grads = _loss_and_grads(model, lambda: model(**batch).loss)
+        sparse_loss, sparse_grads = _loss_and_grads(model, lambda: model(**batch, logits_at_labels_only=True).loss)
+    else:
+        def dense_weighted():
+            out = model(**{k: v for k, v in batch.items() if k not in ("labels", "next_sentence_label")})
+            mlm = torch.nn.functional.cross_entropy(out.prediction_logits.reshape(-1, 40), batch["labels"].reshape(-1))
+            return mlm + nsp_weight * torch.nn.functional.cross_entropy(out.seq_relationship_logits,
+                                                                        batch["next_sentence_label"])
+        dense_loss, dense_grads = _loss_and_grads(model, dense_weighted)
+        sparse_loss, sparse_grads = _loss_and_grads(model, lambda: weighted_pretraining_loss(model, batch, nsp_weight)[0])
+    assert sparse_loss == pytest.approx(dense_loss, rel=1e-6)
+    assert dense_grads.keys() == sparse_grads.keys()
+    for name, grad in dense_grads.items():
+        torch.testing.assert_close(sparse_grads[name], grad, rtol=1e-5, atol=1e-7, msg=name)
+
+
 @pytest.fixture(scope="module")
 def saved_folder(tmp_path_factory):
     ensure_registered()

@@ -243,6 +243,19 @@ def _per_token_loss(logits, labels):
                                        ignore_index=IGNORE)
 
 
+def _states_to_predict(states, labels, at_labels_only: bool):
+    """All positions' states, or (at_labels_only, with labels) the rows of the positions to predict."""
+    return states[labels != IGNORE] if at_labels_only and labels is not None else states
+
+
+def mlm_loss(logits, labels):
+    """Masked-LM cross-entropy from logits at every position (batch, length, vocab), or from the
+    rows of the labelled positions only (n, vocab: ``logits_at_labels_only``)."""
+    if logits.dim() == 2:
+        return nn.functional.cross_entropy(logits.float(), labels[labels != IGNORE])
+    return _per_token_loss(logits, labels)
+
+
 class _BertPreLNWithLMHead(BertPreLNPreTrainedModel):
     """The encoder and the masked-LM output, one linear layer over its residual stream (what the
     pretraining and masked-LM models share, under the same weight names)."""
@@ -272,14 +285,21 @@ class BertPreLNForPreTraining(_BertPreLNWithLMHead):
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, next_sentence_label=None, output_attentions=None,
-                output_hidden_states=None, **kwargs):
+                output_hidden_states=None, logits_at_labels_only: bool = False, **kwargs):
+        r"""
+        logits_at_labels_only (`bool`, defaults to False):
+            With `labels`, compute `prediction_logits` only at the positions to predict (labels other
+            than -100), as rows of shape (number of those positions, vocab_size) in reading order. The
+            loss needs no more, and the vocabulary projection of the other 85% of positions is a
+            fifth or more of a tiny model's pretraining step (the toolkit's training loop asks for it).
+        """
         out = self.bert(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                         output_attentions=output_attentions, output_hidden_states=output_hidden_states)
-        prediction_logits = self.lm_head(out.residual_stream)
+        prediction_logits = self.lm_head(_states_to_predict(out.residual_stream, labels, logits_at_labels_only))
         seq_relationship_logits = self.nsp_head(out.pooler_output)
         loss = None
         if labels is not None:
-            loss = _per_token_loss(prediction_logits, labels)
+            loss = mlm_loss(prediction_logits, labels)
             if next_sentence_label is not None:
                 loss = loss + nn.functional.cross_entropy(seq_relationship_logits.float(), next_sentence_label.view(-1))
         return BertPreLNForPreTrainingOutput(loss=loss, prediction_logits=prediction_logits,
