@@ -211,7 +211,8 @@ class TrainSection(Section):
     num_workers: int = Field(0, ge=0)
     group_by_length: bool = Field(
         False, description="Batch examples of similar length together, in random order (as HF Trainer's "
-        "group_by_length): less padding, so faster steps on texts of mixed lengths (reviews, sentences)."
+        "group_by_length): less padding, so faster steps on texts of mixed lengths (reviews, sentences). It can cost "
+        "accuracy where length goes with the label (README, Training)."
     )
     compile: bool = Field(
         False, description="torch.compile the model (Accelerate's inductor backend): the first steps are slower "

@@ -50,8 +50,8 @@ def test_bundled_rnn_recipe_leaves_the_unigram_plateau(cell, tmp_path):
 
 def test_bundled_pre_ln_bert_reads_context_and_lifts_the_sentiment_fine_tune(tmp_path):
     """The post-LN tiny BERT's MLM ends its CPU budget at the guess (at [MASK] 0.060 vs 0.058);
-    measured for bert_preln: 0.113 vs 0.053, NSP 0.763, and the fine-tune 0.830 (random weights:
-    0.815 after 1,000 steps)."""
+    measured for the bundled bert_preln chain (validation): 0.164 vs 0.066, NSP 0.812, and the
+    fine-tune 0.833 (the 256-wide model from random weights: 0.815 after 1,000 steps)."""
     pretrained, tuned = tmp_path / "pretrain", tmp_path / "sentiment"
     for recipe, out, extra in (("recipes/bert_preln/tiny_pretrain_mix.yaml", pretrained, []),
                                ("recipes/bert_preln/tiny_sentiment.yaml", tuned, [f"model.init_from={pretrained}"])):
@@ -60,5 +60,5 @@ def test_bundled_pre_ln_bert_reads_context_and_lifts_the_sentiment_fine_tune(tmp
         assert done.returncode == 0, done.stderr[-3000:]
     final = json.loads((pretrained / "metrics.json").read_text())["final"]
     assert final["mlm_accuracy_at_mask"] > 1.5 * final["mlm_guess_at_mask"]
-    assert final["nsp_accuracy"] > 0.7
+    assert final["nsp_accuracy"] > 0.78
     assert json.loads((tuned / "metrics.json").read_text())["final"]["accuracy"] > 0.82
