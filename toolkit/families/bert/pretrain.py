@@ -10,11 +10,12 @@ runner. Evaluation reports MLM accuracy, MLM perplexity and NSP accuracy.
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import torch
 
-from ...tasks.base import TorchTask, token_loss
+from ...tasks.base import TorchTask
 from .masking import IGNORE, MaskingCollator
 from .nsp import build_nsp_pairs
 from .nsp_stream import stream_pairs
@@ -49,37 +50,30 @@ def collate(tokenizer, recipe, for_eval: bool):
     return MaskingCollator(tokenizer, recipe.mlm.probability, recipe.mlm.whole_word_mask, seed=seed)
 
 
+@functools.lru_cache(maxsize=None)
+def _forward_takes(model_class: type, argument: str) -> bool:
+    return argument in inspect.signature(model_class.forward).parameters
+
+
 def _takes_sparse_logits(model) -> bool:
     """Whether the pretraining model can compute MLM logits at the labelled positions only
     (bert_preln's ``logits_at_labels_only``; transformers' BertForPreTraining cannot)."""
     core = getattr(model, "module", model)  # DDP wraps; FSDP and Accelerate's CPU path do not
     core = getattr(core, "_orig_mod", core)  # torch.compile
-    return "logits_at_labels_only" in inspect.signature(type(core).forward).parameters
+    return _forward_takes(type(core), "logits_at_labels_only")
 
 
 def weighted_pretraining_loss(model, batch, nsp_weight: float):
-    """MLM + nsp_weight * NSP from the model's logits (weight 1 equals the model's own loss), and the
-    real tokens the batch covered."""
+    """The model's own MLM + NSP loss with NSP weighted by nsp_weight (1: the loss as it is), and
+    the real tokens the batch covered. A model that can (bert_preln) projects only the positions
+    to predict onto the vocabulary: the same loss, in a shorter step."""
     sparse = {"logits_at_labels_only": True} if _takes_sparse_logits(model) else {}
-    inputs = {k: v for k, v in batch.items() if k != "next_sentence_label"}
-    if not sparse:
-        inputs.pop("labels")
-    out = model(**inputs, **sparse)
-    logits, labels = out.prediction_logits, batch["labels"]
-    if logits.dim() == 2:  # rows of the labelled positions only
-        mlm = torch.nn.functional.cross_entropy(logits.float(), labels[labels != IGNORE])
-    else:
-        mlm = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
-                                                labels.reshape(-1), ignore_index=IGNORE)
-    nsp = torch.nn.functional.cross_entropy(out.seq_relationship_logits.float(), batch["next_sentence_label"])
+    out = model(**batch, **sparse)
+    loss = out.loss
+    if nsp_weight != 1.0:
+        nsp = torch.nn.functional.cross_entropy(out.seq_relationship_logits.float(), batch["next_sentence_label"])
+        loss = loss + (nsp_weight - 1.0) * nsp
     mask = batch.get("attention_mask")
-    return mlm + nsp_weight * nsp, int(mask.sum() if mask is not None else batch["input_ids"].numel())
-
-
-def sparse_pretraining_loss(model, batch):
-    """The model's own MLM + NSP loss, with MLM logits at the labelled positions only."""
-    mask = batch.get("attention_mask")
-    loss = model(**batch, logits_at_labels_only=True).loss
     return loss, int(mask.sum() if mask is not None else batch["input_ids"].numel())
 
 
@@ -87,14 +81,12 @@ def make_pretraining_loss(recipe):
     """BERT's plain MLM + NSP sum (the model's own loss), or MLM + mlm.nsp_weight * NSP.
 
     A tiny model's MLM gradients dwarf NSP's early on (MLM starts near ln(vocab) ~ 8.5, NSP at
-    ln 2), so a larger weight lets NSP learn within a short CPU budget. The weighted loss is built
-    from the model's logits, so it works unchanged under DDP/FSDP wrappers. A model that can
-    (bert_preln) projects only the positions to predict onto the vocabulary: the same loss, and
-    a tiny model's step 20-25% shorter (benchmarks/sparse_mlm_logits.py)."""
+    ln 2), so a larger weight lets NSP learn within a short CPU budget. The loss comes out of the
+    model's forward, so it works unchanged under DDP/FSDP wrappers. Computing logits only at the
+    masked positions makes a step of the tiny bert_preln 0.74 (256 wide) or 0.60 (128 wide) as long
+    (benchmarks/sparse_mlm_logits.py)."""
     weight = recipe.mlm.nsp_weight
-    if weight != 1.0:
-        return lambda model, batch: weighted_pretraining_loss(model, batch, weight)
-    return lambda model, batch: (sparse_pretraining_loss if _takes_sparse_logits(model) else token_loss)(model, batch)
+    return lambda model, batch: weighted_pretraining_loss(model, batch, weight)
 
 
 def score_pretraining(accelerator, model, batches, recipe, labels, tokenizer) -> dict[str, float]:
