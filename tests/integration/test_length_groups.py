@@ -14,8 +14,9 @@ TINY_CLASSIFIER = [
     "model.family=bert_preln", "model.init_from=null",
     "model.config={num_hidden_layers: 1, hidden_size: 32, num_attention_heads: 2, intermediate_size: 64}",
     "tokenizer={kind: char, min_frequency: 2}",
-    "data.max_rows=60", "data.block_size=64", "train.batch_size=8", "train.max_steps=10",
-    "train.eval_every=4", "train.save_every=2", "train.log_every=1", "eval.max_batches=2",
+    # 180 training rows: 22 batches an epoch, grouped 5 batches at a time (HF's mega-batches)
+    "data.max_rows=200", "data.block_size=64", "train.batch_size=8", "train.max_steps=26",
+    "train.eval_every=13", "train.save_every=8", "train.log_every=1", "eval.max_batches=2",
     "train.group_by_length=true",
 ]
 
@@ -44,19 +45,32 @@ def test_grouped_order_pads_less_and_depends_only_on_seed_and_epoch():
     assert _padded_tokens(first, lengths, 32) < 0.75 * _padded_tokens(shuffled, lengths, 32)
 
 
-def test_a_grouped_run_stopped_and_resumed_matches_the_straight_run(tmp_path):
-    straight = toolkit.run("bert_preln/tiny_sentiment", overrides=[*TINY_CLASSIFIER, f"output.dir={tmp_path / 'a'}"])
-    epochs = {row["epoch"] for row in straight.metrics["log"]}
-    assert len(epochs) > 1, "the run should cross an epoch, where the order changes"
+def test_a_grouped_run_stopped_and_resumed_matches_the_straight_run(tmp_path, monkeypatch):
+    import toolkit.tasks.runner as runner
 
-    def fail_after_step_5(state):
-        if state.step == 5:  # the step-4 checkpoint is on disk
+    iterated: list[tuple[str, int]] = []  # (which run, epoch) of every pass over the grouped order
+
+    class Recording(LengthGroupedEpochSampler):
+        def __iter__(self):
+            iterated.append((current[0], self.epoch))
+            return super().__iter__()
+
+    monkeypatch.setattr(runner, "LengthGroupedEpochSampler", Recording)
+    current = ["straight"]
+    straight = toolkit.run("bert_preln/tiny_sentiment", overrides=[*TINY_CLASSIFIER, f"output.dir={tmp_path / 'a'}"])
+    assert {row["epoch"] for row in straight.metrics["log"]} == {0, 1}, "the run should cross an epoch"
+
+    def fail_after_step_25(state):
+        if state.step == 25:  # the step-24 checkpoint (epoch 1) is on disk
             raise RuntimeError("stopped by the test")
 
     cut = [*TINY_CLASSIFIER, f"output.dir={tmp_path / 'b'}"]
+    current[0] = "cut"
     with pytest.raises(RuntimeError, match="stopped by the test"):
-        toolkit.run("bert_preln/tiny_sentiment", overrides=cut, callbacks=[fail_after_step_5])
+        toolkit.run("bert_preln/tiny_sentiment", overrides=cut, callbacks=[fail_after_step_25])
+    current[0] = "resumed"
     resumed = toolkit.run("bert_preln/tiny_sentiment", overrides=cut, resume=True)
+    assert ("straight", 1) in iterated and ("resumed", 1) in iterated and ("resumed", 0) not in iterated
     straight_curve = [row["loss"] for row in straight.metrics["log"]]
     resumed_curve = [row["loss"] for row in resumed.metrics["log"]]
     assert resumed_curve == pytest.approx(straight_curve, abs=1e-5)

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute
 import torch
 from torch.utils.data import DataLoader
 
@@ -264,7 +265,7 @@ def _train_and_save(task, recipe: Recipe, card, streaming: bool, run_dir: Path, 
 def _train_loader(task, examples, tokenizer, recipe: Recipe) -> DataLoader:
     order = {"shuffle": True}
     if recipe.train.group_by_length:
-        lengths = [len(ids) for ids in examples["input_ids"]]
+        lengths = pyarrow.compute.list_value_length(examples.with_format("arrow")["input_ids"]).to_pylist()
         order = {"sampler": LengthGroupedEpochSampler(lengths, recipe.train.batch_size, recipe.seed)}
     loader = DataLoader(
         examples, batch_size=recipe.train.batch_size, drop_last=True, **order,

@@ -268,9 +268,13 @@ def test_nsp_weight_scales_only_the_next_sentence_loss(tokenizer):
         one, tokens = weighted_pretraining_loss(model, batch, 1.0)
         zero, _ = weighted_pretraining_loss(model, batch, 0.0)
         three, _ = weighted_pretraining_loss(model, batch, 3.0)
+        # MLM and NSP computed here from the logits, independently of the loss under test
+        out = model(**{k: v for k, v in batch.items() if k not in ("labels", "next_sentence_label")})
+        mlm = torch.nn.functional.cross_entropy(out.prediction_logits.reshape(-1, len(tokenizer)),
+                                                batch["labels"].reshape(-1), ignore_index=IGNORE)
+        nsp = torch.nn.functional.cross_entropy(out.seq_relationship_logits, batch["next_sentence_label"])
     assert torch.allclose(one, own, atol=1e-5) and tokens == int(batch["attention_mask"].sum())
-    nsp = one - zero
-    assert nsp > 0 and torch.allclose(three, zero + 3 * nsp, atol=1e-5)
+    assert nsp > 0 and torch.allclose(zero, mlm, atol=1e-5) and torch.allclose(three, mlm + 3 * nsp, atol=1e-5)
     plain = make_pretraining_loss(toolkit.load_recipe("bert/tiny_pretrain"))  # weight 1: the model's own loss
     with torch.no_grad():
         assert torch.allclose(plain(model, batch)[0], token_loss(model, batch)[0], atol=1e-6)

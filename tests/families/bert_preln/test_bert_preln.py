@@ -174,6 +174,22 @@ def test_logits_at_labels_only_give_the_dense_loss_and_gradients(nsp_weight):
         torch.testing.assert_close(sparse_grads[name], grad, rtol=1e-5, atol=1e-7, msg=name)
 
 
+def test_the_training_loss_asks_for_sparse_logits_where_it_pays():
+    """bert_preln (bare, or under peft) takes the sparse path; transformers' BERT cannot, and a
+    compiled model keeps dense logits (a data-dependent shape would break its graph each step)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import BertConfig, BertForPreTraining
+
+    from toolkit.families.bert.pretrain import _takes_sparse_logits
+
+    model = BertPreLNForPreTraining(_config())
+    assert _takes_sparse_logits(model)
+    assert _takes_sparse_logits(get_peft_model(model, LoraConfig(target_modules=["query", "value"])))
+    assert not _takes_sparse_logits(torch.compile(BertPreLNForPreTraining(_config())))
+    assert not _takes_sparse_logits(BertForPreTraining(BertConfig(vocab_size=40, hidden_size=32, num_hidden_layers=1,
+                                                                  num_attention_heads=2, intermediate_size=64)))
+
+
 @pytest.fixture(scope="module")
 def saved_folder(tmp_path_factory):
     ensure_registered()

@@ -5,7 +5,8 @@ sentences are gathered into a chunk up to the target length; the chunk's first p
 A; half the time segment B is the rest of the chunk (label 0, "is next"), half the time it is
 taken from another document (label 1) and the unused sentences go back for the next pair. As in the
 paper's code, documents are shuffled (seeded) before pairing, so "another document" is any document
-of the split, whatever corpus of a mix it comes from, not a neighbour of the same part. Pairs
+of the split, whatever corpus of a mix it comes from, not a neighbour of the same part (streamed
+pairs, toolkit.families.bert.nsp_stream, draw from their bounded buffer of documents). Pairs
 are framed ``[CLS] A [SEP] B [SEP]`` with token_type_ids 0/1. A chunk of a single long sentence
 is split in two for an "is next" pair, so the labels stay balanced when sentences are long. Built with ``datasets.map`` under
 fingerprints of the corpus, tokenizer and settings, so a second run reads them from the cache.
@@ -160,13 +161,12 @@ def _shuffled_documents(sentences, seed: int):
     (create_pretraining_data.py shuffles all documents and picks any)."""
     import numpy as np
 
-    documents = np.asarray(sentences["document"])
+    documents = sentences.with_format("arrow")["document"].to_numpy()  # Arrow, not a Python list per row
     if len(documents) == 0:
         return sentences
-    starts = np.flatnonzero(np.r_[True, documents[1:] != documents[:-1]])
-    ends = np.r_[starts[1:], len(documents)]
-    order = np.random.default_rng(seed).permutation(len(starts))
-    return sentences.select(np.concatenate([np.arange(starts[k], ends[k]) for k in order]))
+    run = np.cumsum(np.r_[True, documents[1:] != documents[:-1]]) - 1  # each row's run of one document
+    rank = np.random.default_rng(seed).permutation(run[-1] + 1)  # each run's place in the new order
+    return sentences.select(np.argsort(rank[run], kind="stable"))
 
 
 def build_nsp_pairs(dataset, tokenizer, max_length: int, whole_word: bool, seed: int):

@@ -59,7 +59,12 @@ def _takes_sparse_logits(model) -> bool:
     """Whether the pretraining model can compute MLM logits at the labelled positions only
     (bert_preln's ``logits_at_labels_only``; transformers' BertForPreTraining cannot)."""
     core = getattr(model, "module", model)  # DDP wraps; FSDP and Accelerate's CPU path do not
-    core = getattr(core, "_orig_mod", core)  # torch.compile
+    if hasattr(core, "_orig_mod"):
+        # torch.compile: the rows of the masked positions have a data-dependent shape, which would
+        # break the graph at every step; the dense logits keep one graph.
+        return False
+    if hasattr(core, "get_base_model"):  # peft: its forward passes our argument on through **kwargs
+        core = core.get_base_model()
     return _forward_takes(type(core), "logits_at_labels_only")
 
 
