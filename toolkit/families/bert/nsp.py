@@ -165,8 +165,10 @@ def _shuffled_documents(sentences, seed: int):
     if len(documents) == 0:
         return sentences
     run = np.cumsum(np.r_[True, documents[1:] != documents[:-1]]) - 1  # each row's run of one document
-    rank = np.random.default_rng(seed).permutation(run[-1] + 1)  # each run's place in the new order
-    return sentences.select(np.argsort(rank[run], kind="stable"))
+    order = np.random.default_rng(seed).permutation(run[-1] + 1)  # the runs in their new order
+    place = np.empty_like(order)
+    place[order] = np.arange(len(order))  # each run's place in that order
+    return sentences.select(np.argsort(place[run], kind="stable"))
 
 
 def build_nsp_pairs(dataset, tokenizer, max_length: int, whole_word: bool, seed: int):
