@@ -40,11 +40,15 @@ class Task:
     headline: Callable[[Any], tuple[str, ...]] | None = None
 
 
-def token_loss(model, batch) -> tuple[Any, int]:
-    """The model's own mean loss of a batch (its labels are in the batch), and the real tokens it
-    covered: the attention mask's ones when the batch is padded, else every position."""
+def real_tokens(batch) -> int:
+    """The real tokens of a batch: the attention mask's ones when it is padded, else every position."""
     mask = batch.get("attention_mask")
-    return model(**batch).loss, int(mask.sum() if mask is not None else batch["input_ids"].numel())
+    return int(mask.sum() if mask is not None else batch["input_ids"].numel())
+
+
+def token_loss(model, batch) -> tuple[Any, int]:
+    """The model's own mean loss of a batch (its labels are in the batch), and the real tokens it covered."""
+    return model(**batch).loss, real_tokens(batch)
 
 
 @dataclass(frozen=True)

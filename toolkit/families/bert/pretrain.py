@@ -15,7 +15,7 @@ import inspect
 
 import torch
 
-from ...tasks.base import TorchTask
+from ...tasks.base import TorchTask, real_tokens
 from .masking import IGNORE, MaskingCollator
 from .nsp import build_nsp_pairs
 from .nsp_stream import stream_pairs
@@ -78,8 +78,7 @@ def weighted_pretraining_loss(model, batch, nsp_weight: float):
     if nsp_weight != 1.0:
         nsp = torch.nn.functional.cross_entropy(out.seq_relationship_logits.float(), batch["next_sentence_label"])
         loss = loss + (nsp_weight - 1.0) * nsp
-    mask = batch.get("attention_mask")
-    return loss, int(mask.sum() if mask is not None else batch["input_ids"].numel())
+    return loss, real_tokens(batch)
 
 
 def make_pretraining_loss(recipe):
