@@ -100,7 +100,7 @@ def test_padding_and_attention_paths_agree():
     assert torch.allclose(weights.sum(-1), torch.ones(4, 9)) and float(weights[..., 6:].abs().max()) == 0.0
 
 
-@pytest.mark.parametrize("pooling", ["cls", "mean"])
+@pytest.mark.parametrize("pooling", ["cls", "mean", "max"])
 def test_the_classifier_reads_only_real_tokens(pooling):
     torch.manual_seed(0)
     model = BertPreLNForSequenceClassification(_config(num_labels=3, classifier_pooling=pooling)).eval()
@@ -113,8 +113,8 @@ def test_the_classifier_reads_only_real_tokens(pooling):
         other_padding = model(input_ids=torch.cat([ids[1:, :6], ids[:1, :3]], 1),
                               attention_mask=mask[1:]).logits[0]
     assert torch.allclose(padded, alone, atol=1e-5) and torch.allclose(other_padding, alone, atol=1e-5)
-    with pytest.raises(ValueError, match="classifier_pooling must be one of cls, mean"):
-        _config(classifier_pooling="max")
+    with pytest.raises(ValueError, match="classifier_pooling must be one of cls, mean, max"):
+        _config(classifier_pooling="first")
 
 
 def test_initialisation_follows_pytorch_not_bert():
@@ -254,7 +254,11 @@ def test_pretraining_reports_mlm_and_nsp_and_fills_masks(pretrained, capsys):
 
 def test_sentiment_full_and_lora_and_ner(pretrained, tmp_path):
     init = f"model.init_from={pretrained.run_dir}"
-    full = toolkit.run("bert_preln/tiny_sentiment", overrides=[*FINETUNE, init, f"output.dir={tmp_path / 'full'}"])
+    # Dropout rates may change on top of init_from (the bundled model is pretrained without any).
+    full = toolkit.run("bert_preln/tiny_sentiment", overrides=[*FINETUNE, init, f"output.dir={tmp_path / 'full'}",
+                                                               "model.config.hidden_dropout_prob=0.05"])
+    assert json.loads((pretrained.run_dir / "config.json").read_text())["hidden_dropout_prob"] == 0.1
+    assert json.loads((full.run_dir / "config.json").read_text())["hidden_dropout_prob"] == 0.05
     lora = toolkit.run("bert/tiny_sentiment_lora", overrides=[*FINETUNE, init, "model.family=bert_preln",
                                                                f"output.dir={tmp_path / 'lora'}"])
     assert set(full.metrics["final"]) == {"accuracy", "macro_f1"}
@@ -264,6 +268,14 @@ def test_sentiment_full_and_lora_and_ner(pretrained, tmp_path):
     assert {"f1", "precision", "recall"} <= set(ner.metrics["final"])
     config = json.loads((ner.run_dir / "config.json").read_text())
     assert config["architectures"] == ["BertPreLNForTokenClassification"]
+
+
+def test_fine_tuning_sets_head_options_and_dropout_only():
+    with pytest.raises(toolkit.RecipeError, match="may set only classifier_pooling, classifier_dropout, "
+                                                  "hidden_dropout_prob, attention_probs_dropout_prob here; got hidden_size"):
+        toolkit.load_recipe("bert_preln/tiny_sentiment", ["model.config.hidden_size=64"])
+    with pytest.raises(toolkit.RecipeError, match=r"model.config.attention_probs_dropout_prob"):
+        toolkit.load_recipe("bert_preln/tiny_sentiment", ["model.config.attention_probs_dropout_prob=1.5"])
 
 
 def test_a_bert_run_folder_is_refused_as_bert_preln_init(tmp_path):

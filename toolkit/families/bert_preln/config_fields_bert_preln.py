@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# What the sequence classifier reads: the pooled [CLS] (BERT's tanh(dense) of the first token) or
-# the mean of the token states over the attention mask.
-POOLINGS = ("cls", "mean")
+# What the sequence classifier reads: the pooled [CLS] (BERT's tanh(dense) of the first token), or
+# the mean or the element-wise maximum of the token states over the attention mask.
+POOLINGS = ("cls", "mean", "max")
 
 # Values a text field may hold (hidden_act is checked against transformers' activations by the family).
 CHOICES: dict[str, tuple[str, ...]] = {"classifier_pooling": POOLINGS}

@@ -15,8 +15,8 @@ class BertPreLNConfig(PreTrainedConfig):
     """BertConfig's fields for an encoder whose sublayers normalise their input (pre-LN) instead of
     their output. The masked-LM output is one linear layer over the residual stream (untied by
     default); the pooled first token and the token-classification states pass a final LayerNorm.
-    ``classifier_pooling``: the sequence classifier reads the pooled [CLS] ("cls") or the mean of the
-    token states ("mean")."""
+    ``classifier_pooling``: the sequence classifier reads the pooled [CLS] ("cls"), or the mean
+    ("mean") or element-wise maximum ("max") of the token states."""
 
     model_type = "toolkit_bert_preln"
 

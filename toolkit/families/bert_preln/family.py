@@ -38,7 +38,10 @@ FAMILY = ModelFamily(
     positions_key="max_position_embeddings",
     fixed_config_keys=("vocab_size", "pad_token_id"),
     model_types=("toolkit_bert_preln",),
-    finetune_config_keys=("classifier_pooling", "classifier_dropout"),  # head options on top of init_from
+    # Head options and dropout rates on top of init_from: a model pretrained without dropout (faster,
+    # and no loss at under an epoch of text) is fine-tuned with it.
+    finetune_config_keys=("classifier_pooling", "classifier_dropout", "hidden_dropout_prob",
+                          "attention_probs_dropout_prob"),
     config_ranges=bert.FAMILY.config_ranges,
     divisible=bert.FAMILY.divisible,
     activation_keys=bert.FAMILY.activation_keys,

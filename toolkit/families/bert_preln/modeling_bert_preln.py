@@ -338,14 +338,18 @@ class _BertPreLNWithClassifier(BertPreLNPreTrainedModel):
 
 
 class BertPreLNForSequenceClassification(_BertPreLNWithClassifier):
-    """A linear classifier over the pooled [CLS] or the mean token state (config.classifier_pooling); the
+    """A linear classifier over the pooled [CLS], or the mean or maximum token state (config.classifier_pooling); the
     loss follows config.problem_type as BERT's does."""
 
     def _pooled(self, out, attention_mask):
-        """The pooled [CLS], or the mean of the token states over the attention mask."""
+        """The pooled [CLS], or the mean or element-wise maximum of the token states over the attention mask."""
         if self.config.classifier_pooling == "cls":
             return out.pooler_output
         states = out.last_hidden_state
+        if self.config.classifier_pooling == "max":
+            if attention_mask is not None:  # padding never wins the maximum
+                states = states.masked_fill(attention_mask[..., None] == 0, torch.finfo(states.dtype).min)
+            return states.amax(1)
         if attention_mask is None:
             return states.mean(1)
         weights = attention_mask[..., None].to(states.dtype)
