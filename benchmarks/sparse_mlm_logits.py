@@ -1,14 +1,19 @@
-"""What computing MLM logits only at the masked positions saves: bert_preln pretraining steps with
-dense logits (every position projected onto the vocabulary, as transformers' BertForPreTraining
-does) and with ``logits_at_labels_only`` (what the toolkit's bert_pretrain loop asks of bert_preln),
-side by side in one process.
+"""What two choices of the bundled bert_preln pretraining save, side by side in one process:
 
-Both sides train the same model (one copy of the weights, the same AdamW) on the same random
-batches with 15% of positions to predict; rounds alternate dense and sparse so that load changes
-on a shared machine hit both. Printed: the median step time of each side and their ratio.
+- ``--compare logits`` (the default): steps with dense MLM logits (every position projected onto the
+  vocabulary, as transformers' BertForPreTraining does) and with ``logits_at_labels_only`` (what
+  the toolkit's bert_pretrain loop asks of bert_preln). Both sides train the same model (one copy
+  of the weights, the same AdamW).
+- ``--compare dropout``: steps (sparse logits) of a model with BERT's dropout (0.1 on the hidden
+  states and the attention weights) and of the same weights without any, as the bundled recipe
+  pretrains. Each side has its own copy and AdamW.
 
-    python benchmarks/sparse_mlm_logits.py [--size tiny] [--hidden-size N] [--heads N] [--vocab-size 6000]
-        [--batch-size 32] [--block-size 32] [--steps 20] [--rounds 3]
+Every side trains on the same random batches with 15% of positions to predict; rounds alternate
+the sides so that load changes on a shared machine hit both. Printed: the median step time of each
+side and their ratio.
+
+    python benchmarks/sparse_mlm_logits.py [--compare logits|dropout] [--size tiny] [--hidden-size N]
+        [--heads N] [--vocab-size 6000] [--batch-size 32] [--block-size 32] [--steps 20] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import torch  # noqa: E402
 from toolkit import registry  # noqa: E402
 
 
-def build_model(size: str, hidden_size: int | None, heads: int | None, vocab_size: int):
+def build_model(size: str, hidden_size: int | None, heads: int | None, vocab_size: int, dropout: float = 0.1):
     from toolkit.families.bert_preln.configuration_bert_preln import BertPreLNConfig
     from toolkit.families.bert_preln.modeling_bert_preln import BertPreLNForPreTraining
 
@@ -37,7 +42,8 @@ def build_model(size: str, hidden_size: int | None, heads: int | None, vocab_siz
     if shape["hidden_size"] % shape["num_attention_heads"]:
         raise SystemExit(f"--hidden-size {shape['hidden_size']} is not a multiple of the "
                          f"{shape['num_attention_heads']} attention heads: set --heads.")
-    return BertPreLNForPreTraining(BertPreLNConfig(vocab_size=vocab_size, **shape))
+    return BertPreLNForPreTraining(BertPreLNConfig(vocab_size=vocab_size, hidden_dropout_prob=dropout,
+                                                   attention_probs_dropout_prob=dropout, **shape))
 
 
 def random_batch(vocab_size: int, batch_size: int, block_size: int, generator: torch.Generator) -> dict:
@@ -63,6 +69,8 @@ def time_steps(model, optimizer, batches: list[dict], sparse: bool) -> list[floa
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--compare", choices=("logits", "dropout"), default="logits",
+                        help="dense vs masked-position MLM logits, or dropout 0.1 vs none (default logits)")
     parser.add_argument("--size", default="tiny", help="bert_preln size preset (default tiny)")
     parser.add_argument("--hidden-size", type=int, default=None, help="override the preset's width")
     parser.add_argument("--heads", type=int, default=None, help="override the preset's attention heads")
@@ -76,21 +84,32 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     model = build_model(args.size, args.hidden_size, args.heads, args.vocab_size).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    if args.compare == "logits":  # (row name, model, optimizer, sparse logits)
+        header, ratio = "logits", "sparse / dense"
+        sides = [("every position", model, optimizer, False), ("masked positions only", model, optimizer, True)]
+    else:
+        header, ratio = "dropout", "no dropout / dropout 0.1"
+        plain = build_model(args.size, args.hidden_size, args.heads, args.vocab_size, dropout=0.0).train()
+        plain.load_state_dict(model.state_dict())
+        sides = [("0.1 (BERT's)", model, optimizer, True),
+                 ("none", plain, torch.optim.AdamW(plain.parameters(), lr=1e-4), True)]
     generator = torch.Generator().manual_seed(0)
     batches = [random_batch(args.vocab_size, args.batch_size, args.block_size, generator) for _ in range(args.steps)]
-    time_steps(model, optimizer, batches[:3], sparse=False)  # warm-up
-    time_steps(model, optimizer, batches[:3], sparse=True)
-    dense, sparse = [], []
+    for _, side_model, side_optimizer, sparse in sides:  # warm-up
+        time_steps(side_model, side_optimizer, batches[:3], sparse)
+    times: list[list[float]] = [[] for _ in sides]
     for _ in range(args.rounds):
-        dense += time_steps(model, optimizer, batches, sparse=False)
-        sparse += time_steps(model, optimizer, batches, sparse=True)
-    d, s = statistics.median(dense), statistics.median(sparse)
+        for side_times, (_, side_model, side_optimizer, sparse) in zip(times, sides):
+            side_times += time_steps(side_model, side_optimizer, batches, sparse)
+    medians = [statistics.median(side_times) for side_times in times]
     print(f"bert_preln {args.size} (hidden {model.config.hidden_size}, {model.config.num_attention_heads} heads), "
           f"vocab {args.vocab_size}, "
           f"batch {args.batch_size} x {args.block_size}, {torch.get_num_threads()} threads, "
           f"{args.rounds} x {args.steps} steps per side, load average {os.getloadavg()[0]:.2f}")
-    print(f"| logits | median step (s) |\n|---|---|\n| every position | {d:.4f} |\n| masked positions only | {s:.4f} |")
-    print(f"sparse / dense step time: {s / d:.2f}")
+    print(f"| {header} | median step (s) |\n|---|---|")
+    for (name, *_), median in zip(sides, medians):
+        print(f"| {name} | {median:.4f} |")
+    print(f"{ratio} step time: {medians[1] / medians[0]:.2f}")
 
 
 if __name__ == "__main__":
