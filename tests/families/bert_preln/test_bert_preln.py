@@ -24,7 +24,8 @@ from toolkit.families.bert_preln.modeling_bert_preln import (
 )
 
 TINY = ["model.family=bert_preln",
-        "model.config={num_hidden_layers: 1, hidden_size: 32, num_attention_heads: 2, intermediate_size: 64}",
+        "model.config={num_hidden_layers: 1, hidden_size: 32, num_attention_heads: 2, intermediate_size: 64, "
+        "hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0}",  # as the bundled recipe
         "data.max_rows=400", "data.block_size=64", "train.batch_size=8", "train.max_steps=4",
         "train.eval_every=2", "train.save_every=2", "eval.max_batches=2"]
 FINETUNE = ["data.max_rows=300", "data.block_size=64", "train.batch_size=8", "train.max_steps=4",
@@ -113,6 +114,8 @@ def test_the_classifier_reads_only_real_tokens(pooling):
         other_padding = model(input_ids=torch.cat([ids[1:, :6], ids[:1, :3]], 1),
                               attention_mask=mask[1:]).logits[0]
     assert torch.allclose(padded, alone, atol=1e-5) and torch.allclose(other_padding, alone, atol=1e-5)
+    with torch.no_grad():  # a row of padding only still gives finite logits
+        assert torch.isfinite(model(input_ids=ids, attention_mask=torch.zeros_like(mask)).logits).all()
     with pytest.raises(ValueError, match="classifier_pooling must be one of cls, mean, max"):
         _config(classifier_pooling="first")
 
@@ -256,9 +259,12 @@ def test_sentiment_full_and_lora_and_ner(pretrained, tmp_path):
     init = f"model.init_from={pretrained.run_dir}"
     # Dropout rates may change on top of init_from (the bundled model is pretrained without any).
     full = toolkit.run("bert_preln/tiny_sentiment", overrides=[*FINETUNE, init, f"output.dir={tmp_path / 'full'}",
-                                                               "model.config.hidden_dropout_prob=0.05"])
-    assert json.loads((pretrained.run_dir / "config.json").read_text())["hidden_dropout_prob"] == 0.1
-    assert json.loads((full.run_dir / "config.json").read_text())["hidden_dropout_prob"] == 0.05
+                                                               "model.config.hidden_dropout_prob=0.1"])
+    assert json.loads((pretrained.run_dir / "config.json").read_text())["hidden_dropout_prob"] == 0.0
+    assert json.loads((full.run_dir / "config.json").read_text())["hidden_dropout_prob"] == 0.1
+    rates = {module.p for module in BertPreLNForSequenceClassification.from_pretrained(full.run_dir).modules()
+             if isinstance(module, torch.nn.Dropout)}
+    assert rates == {0.1}
     lora = toolkit.run("bert/tiny_sentiment_lora", overrides=[*FINETUNE, init, "model.family=bert_preln",
                                                                f"output.dir={tmp_path / 'lora'}"])
     assert set(full.metrics["final"]) == {"accuracy", "macro_f1"}

@@ -39,7 +39,7 @@ FAMILY = ModelFamily(
     fixed_config_keys=("vocab_size", "pad_token_id"),
     model_types=("toolkit_bert_preln",),
     # Head options and dropout rates on top of init_from: a model pretrained without dropout (faster,
-    # and no loss at under an epoch of text) is fine-tuned with it.
+    # and no loss when the text is read under two times) may be fine-tuned with it.
     finetune_config_keys=("classifier_pooling", "classifier_dropout", "hidden_dropout_prob",
                           "attention_probs_dropout_prob"),
     config_ranges=bert.FAMILY.config_ranges,

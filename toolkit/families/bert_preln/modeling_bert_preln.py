@@ -347,9 +347,11 @@ class BertPreLNForSequenceClassification(_BertPreLNWithClassifier):
             return out.pooler_output
         states = out.last_hidden_state
         if self.config.classifier_pooling == "max":
-            if attention_mask is not None:  # padding never wins the maximum
-                states = states.masked_fill(attention_mask[..., None] == 0, torch.finfo(states.dtype).min)
-            return states.amax(1)
+            if attention_mask is None:
+                return states.amax(1)
+            real = attention_mask[..., None] != 0
+            pooled = states.masked_fill(~real, torch.finfo(states.dtype).min).amax(1)  # padding never wins
+            return pooled.masked_fill(~real.any(1), 0.0)  # a row of padding only pools to 0, as the mean does
         if attention_mask is None:
             return states.mean(1)
         weights = attention_mask[..., None].to(states.dtype)
