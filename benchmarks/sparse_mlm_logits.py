@@ -68,7 +68,7 @@ def time_steps(model, optimizer, batches: list[dict], sparse: bool) -> list[floa
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--compare", choices=("logits", "dropout"), default="logits",
                         help="dense vs masked-position MLM logits, or dropout 0.1 vs none (default logits)")
     parser.add_argument("--size", default="tiny", help="bert_preln size preset (default tiny)")
