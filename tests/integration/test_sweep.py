@@ -108,6 +108,28 @@ def test_a_callback_returning_true_ends_a_torch_run_there_with_its_metrics(tiny_
     assert (result.run_dir / "model.safetensors").is_file()
 
 
+def test_a_space_varying_max_steps_compares_torch_trials_at_their_end(tmp_path, tiny_gpt2, capsys, monkeypatch):
+    from toolkit.sweep import study
+
+    made = []
+
+    class Recording(study.EvaluationReporter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(study, "EvaluationReporter", Recording)
+    space = tmp_path / "space.yaml"
+    space.write_text("train.max_steps: {type: categorical, choices: [2, 4]}\n", encoding="utf-8")
+    overrides = [o for o in tiny_gpt2 if not o.startswith("output.dir=")] + ["train.eval_every=1"]
+    code = main(["sweep", "gpt2/tiny_pretrain", *overrides, "--space", str(space), "--trials", "2",
+                 "--out", str(tmp_path / "sweep")])
+    assert code == 0
+    assert "no trial is pruned" in capsys.readouterr().out
+    assert len(made) == 2 and not any(reporter.prune for reporter in made)
+    assert {r["state"] for r in _rows(tmp_path / "sweep")} == {"COMPLETE"}
+
+
 def test_a_trial_stopped_by_ctrl_c_runs_again_first_on_resume(tmp_path, space, monkeypatch):
     out = tmp_path / "sweep"
     from toolkit import api

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import SweepError
 from ..recipe import Recipe, recipe_data, set_dotted
 from . import report
-from .pruning import EvaluationReporter, metric_of
+from .pruning import EvaluationReporter, metric_of, schedule_length_keys
 from .space import SearchSpace, check_against_recipe, load_space, objective, with_values
 
 STUDY_FILE = "study.journal"
@@ -97,6 +97,10 @@ def run_sweep(recipe: str | Path, overrides: list[str] | None, space_file: str |
         else:
             echo(f"Sweep {sweep_dir}: {trials} trials of {source}, {what}, over "
                  + "; ".join(f"{p.key} ({p.describe()})" for p in space.params) + ".")
+        if lengths := schedule_length_keys(p.key for p in space.params):
+            echo(f"The space varies {', '.join(lengths)}, so an "
+                 "evaluation at a given step falls at a different point of each trial's schedule: no trial is "
+                 "pruned, all are compared at their end.")
         trial_fn = _Objective(study, optuna, space, base, source, sweep_dir, metric, checked.eval.split)
         progress = _Progress(echo, sweep_dir, space, metric, direction, done, trials)
         try:
@@ -227,7 +231,8 @@ class _Objective:
         recipe = registry.checked_recipe_from_dict(data, source=f"{self.source} (trial {trial.number})")
         reporter = None
         if isinstance(registry.task(recipe.task), TorchTask):
-            reporter = EvaluationReporter(trial, self.metric, recipe.train.max_steps, str(self.space.source))
+            reporter = EvaluationReporter(trial, self.metric, recipe.train.max_steps, str(self.space.source),
+                                          prune=not schedule_length_keys(p.key for p in self.space.params))
         try:
             result = api.run(recipe, callbacks=[reporter] if reporter else ())
         except TrainingDiverged as error:
