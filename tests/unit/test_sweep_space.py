@@ -3,6 +3,7 @@ reported at each evaluation, a trial worse than the median stopped at its first 
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -11,7 +12,7 @@ from toolkit.cli import main
 from toolkit.errors import SweepError
 from toolkit.recipe import recipe_data
 from toolkit.registry import load_recipe
-from toolkit.sweep.pruning import EvaluationReporter
+from toolkit.sweep.pruning import EvaluationReporter, schedule_length_keys
 from toolkit.sweep.space import check_against_recipe, load_space, objective
 
 WORD_RECIPE = "recipes/word2vec/skipgram_word_pd98.yaml"
@@ -68,11 +69,26 @@ def test_space_reads_exponent_numbers_and_defaults_the_metric_to_the_headline(tm
     assert objective(space, load_recipe("gpt2/tiny_pretrain")) == ("perplexity", "minimize")
 
 
-def test_the_bundled_word2vec_space_validates():
-    source, base = recipe_data(WORD_RECIPE)
-    space = load_space("recipes/word2vec/skipgram_word_pd98.sweep.yaml")
+# Each space kept in recipes/ (next to the recipe it tunes) and the objective it declares.
+BUNDLED_SPACES = {
+    "recipes/word2vec/skipgram_word_pd98.sweep.yaml": ("analogy_ca8_3cosadd", "maximize"),
+    "recipes/gpt2/tiny_pretrain.sweep.yaml": ("perplexity", "minimize"),
+    "recipes/bert_preln/tiny_sentiment.sweep.yaml": ("accuracy", "maximize"),
+}
+
+
+@pytest.mark.parametrize("space_file", sorted(BUNDLED_SPACES))
+def test_the_bundled_spaces_validate_against_their_recipes(space_file):
+    recipe = space_file.replace(".sweep.yaml", ".yaml")
+    source, base = recipe_data(recipe)
+    space = load_space(space_file)
     check_against_recipe(space, base, str(source))
-    assert objective(space, load_recipe(WORD_RECIPE)) == ("analogy_ca8_3cosadd", "maximize")
+    assert objective(space, load_recipe(recipe)) == BUNDLED_SPACES[space_file]
+
+
+def test_every_bundled_space_is_checked_above():
+    root = Path(__file__).resolve().parents[2]
+    assert {p.relative_to(root).as_posix() for p in root.glob("recipes/*/*.sweep.yaml")} == set(BUNDLED_SPACES)
 
 
 def test_a_sweep_space_is_not_taken_for_a_recipe():
@@ -106,6 +122,21 @@ def test_a_trial_worse_than_the_median_is_stopped_at_its_first_evaluation():
     last = study.ask()  # at the last step the run is finished anyway: never pruned there
     reporter = EvaluationReporter(last, "perplexity", max_steps=3, space_file="space.yaml")
     assert reporter(_state(3, [(3, 50.0)])) is False and reporter.pruned_at is None
+
+
+def test_a_space_that_varies_the_schedule_length_reports_but_never_prunes():
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    assert schedule_length_keys(["train.optimizer.lr", "train.max_steps"]) == ["train.max_steps"]
+    assert schedule_length_keys(["train.optimizer.lr"]) == []
+    study = optuna.create_study(direction="minimize", pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
+    good = study.ask()
+    EvaluationReporter(good, "perplexity", max_steps=9, space_file="space.yaml")(_state(3, [(3, 10.0)]))
+    study.tell(good, 7.0)
+    longer = study.ask()  # far worse at step 3, which is early in its longer schedule
+    reporter = EvaluationReporter(longer, "perplexity", max_steps=30, space_file="space.yaml", prune=False)
+    assert reporter(_state(3, [(3, 50.0)])) is False and reporter.pruned_at is None
+    assert study.trials[1].intermediate_values == {3: 50.0}  # still reported, for the results table
 
 
 def test_a_missing_metric_names_the_ones_there_are():
