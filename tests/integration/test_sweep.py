@@ -11,6 +11,7 @@ import toolkit
 from toolkit.cli import main
 from toolkit.errors import SweepError
 from toolkit.registry import load_recipe
+from toolkit.sweep.pruning import make_pruner
 from toolkit.sweep.study import STUDY_FILE, run_sweep
 
 optuna = pytest.importorskip("optuna")
@@ -111,14 +112,13 @@ def test_a_callback_returning_true_ends_a_torch_run_there_with_its_metrics(tiny_
 def test_a_space_varying_max_steps_compares_torch_trials_at_their_end(tmp_path, tiny_gpt2, capsys, monkeypatch):
     from toolkit.sweep import study
 
-    made = []
+    pruners = []
 
-    class Recording(study.EvaluationReporter):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
+    def recording(*args, **kwargs):
+        pruners.append(make_pruner(*args, **kwargs))
+        return pruners[-1]
 
-    monkeypatch.setattr(study, "EvaluationReporter", Recording)
+    monkeypatch.setattr(study, "make_pruner", recording)
     space = tmp_path / "space.yaml"
     space.write_text("train.max_steps: {type: categorical, choices: [2, 4]}\n", encoding="utf-8")
     overrides = [o for o in tiny_gpt2 if not o.startswith("output.dir=")] + ["train.eval_every=1"]
@@ -126,7 +126,7 @@ def test_a_space_varying_max_steps_compares_torch_trials_at_their_end(tmp_path, 
                  "--out", str(tmp_path / "sweep")])
     assert code == 0
     assert "no trial is pruned" in capsys.readouterr().out
-    assert len(made) == 2 and not any(reporter.prune for reporter in made)
+    assert [type(p).__name__ for p in pruners] == ["NopPruner"]
     assert {r["state"] for r in _rows(tmp_path / "sweep")} == {"COMPLETE"}
 
 

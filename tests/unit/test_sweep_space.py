@@ -10,9 +10,9 @@ import pytest
 
 from toolkit.cli import main
 from toolkit.errors import SweepError
-from toolkit.recipe import recipe_data
+from toolkit.recipe import SWEEP_SPACE_SUFFIX, recipe_data
 from toolkit.registry import load_recipe
-from toolkit.sweep.pruning import EvaluationReporter, schedule_length_keys
+from toolkit.sweep.pruning import EvaluationReporter, make_pruner, schedule_length_keys
 from toolkit.sweep.space import check_against_recipe, load_space, objective
 
 WORD_RECIPE = "recipes/word2vec/skipgram_word_pd98.yaml"
@@ -79,7 +79,7 @@ BUNDLED_SPACES = {
 
 @pytest.mark.parametrize("space_file", sorted(BUNDLED_SPACES))
 def test_the_bundled_spaces_validate_against_their_recipes(space_file):
-    recipe = space_file.replace(".sweep.yaml", ".yaml")
+    recipe = space_file.removesuffix(SWEEP_SPACE_SUFFIX) + ".yaml"
     source, base = recipe_data(recipe)
     space = load_space(space_file)
     check_against_recipe(space, base, str(source))
@@ -88,7 +88,8 @@ def test_the_bundled_spaces_validate_against_their_recipes(space_file):
 
 def test_every_bundled_space_is_checked_above():
     root = Path(__file__).resolve().parents[2]
-    assert {p.relative_to(root).as_posix() for p in root.glob("recipes/*/*.sweep.yaml")} == set(BUNDLED_SPACES)
+    found = {p.relative_to(root).as_posix() for p in (root / "recipes").rglob("*" + SWEEP_SPACE_SUFFIX)}
+    assert found == set(BUNDLED_SPACES)
 
 
 def test_a_sweep_space_is_not_taken_for_a_recipe():
@@ -124,19 +125,20 @@ def test_a_trial_worse_than_the_median_is_stopped_at_its_first_evaluation():
     assert reporter(_state(3, [(3, 50.0)])) is False and reporter.pruned_at is None
 
 
-def test_a_space_that_varies_the_schedule_length_reports_but_never_prunes():
+@pytest.mark.parametrize("keys, pruned", [(["train.optimizer.lr"], True), (["train.optimizer.lr", "train.max_steps"], False)])
+def test_a_space_that_varies_the_schedule_length_never_prunes(keys, pruned):
     optuna = pytest.importorskip("optuna")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    assert schedule_length_keys(["train.optimizer.lr", "train.max_steps"]) == ["train.max_steps"]
-    assert schedule_length_keys(["train.optimizer.lr"]) == []
-    study = optuna.create_study(direction="minimize", pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
+    lengths = schedule_length_keys(keys)
+    assert lengths == ([] if pruned else ["train.max_steps"])
+    study = optuna.create_study(direction="minimize", pruner=make_pruner(optuna, trials=4, prune=not lengths))
     good = study.ask()
     EvaluationReporter(good, "perplexity", max_steps=9, space_file="space.yaml")(_state(3, [(3, 10.0)]))
     study.tell(good, 7.0)
-    longer = study.ask()  # far worse at step 3, which is early in its longer schedule
-    reporter = EvaluationReporter(longer, "perplexity", max_steps=30, space_file="space.yaml", prune=False)
-    assert reporter(_state(3, [(3, 50.0)])) is False and reporter.pruned_at is None
-    assert study.trials[1].intermediate_values == {3: 50.0}  # still reported, for the results table
+    worse = study.ask()  # far worse at step 3 (early in a longer schedule, when max_steps varies)
+    reporter = EvaluationReporter(worse, "perplexity", max_steps=30, space_file="space.yaml")
+    assert reporter(_state(3, [(3, 50.0)])) is pruned
+    assert study.trials[1].intermediate_values == {3: 50.0}  # reported either way, for the results table
 
 
 def test_a_missing_metric_names_the_ones_there_are():

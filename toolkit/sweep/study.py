@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import SweepError
 from ..recipe import Recipe, recipe_data, set_dotted
 from . import report
-from .pruning import EvaluationReporter, metric_of, schedule_length_keys
+from .pruning import EvaluationReporter, make_pruner, metric_of, schedule_length_keys
 from .space import SearchSpace, check_against_recipe, load_space, objective, with_values
 
 STUDY_FILE = "study.journal"
@@ -79,13 +79,12 @@ def run_sweep(recipe: str | Path, overrides: list[str] | None, space_file: str |
         if not resuming:
             write_atomic(sweep_dir / SWEEP_FILE, json.dumps(described, ensure_ascii=False, indent=2) + "\n")
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # one line per trial is ours; no tracebacks of caught failures
+        lengths = schedule_length_keys(p.key for p in space.params)
         study = optuna.create_study(
             study_name=STUDY_NAME, direction=direction, load_if_exists=True,
             storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(sweep_dir / STUDY_FILE))),
             sampler=optuna.samplers.TPESampler(seed=checked.seed),
-            # Pruned at an evaluation when worse than the median of earlier trials at that step, once a
-            # few trials have finished to compare with (fewer for short sweeps, or nothing is ever pruned).
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=min(5, max(1, trials // 4)), n_warmup_steps=0),
+            pruner=make_pruner(optuna, trials, prune=not lengths),
         )
         reruns = _rerun_cut_off_trials(study, optuna)
         done = _finished(study)
@@ -97,10 +96,9 @@ def run_sweep(recipe: str | Path, overrides: list[str] | None, space_file: str |
         else:
             echo(f"Sweep {sweep_dir}: {trials} trials of {source}, {what}, over "
                  + "; ".join(f"{p.key} ({p.describe()})" for p in space.params) + ".")
-        if lengths := schedule_length_keys(p.key for p in space.params):
-            echo(f"The space varies {', '.join(lengths)}, so an "
-                 "evaluation at a given step falls at a different point of each trial's schedule: no trial is "
-                 "pruned, all are compared at their end.")
+        if lengths:
+            echo(f"The space varies {', '.join(lengths)}, so a given step falls at a different point of each "
+                 "trial's schedule: no trial is pruned, all are compared at their end.")
         trial_fn = _Objective(study, optuna, space, base, source, sweep_dir, metric, checked.eval.split)
         progress = _Progress(echo, sweep_dir, space, metric, direction, done, trials)
         try:
@@ -231,8 +229,7 @@ class _Objective:
         recipe = registry.checked_recipe_from_dict(data, source=f"{self.source} (trial {trial.number})")
         reporter = None
         if isinstance(registry.task(recipe.task), TorchTask):
-            reporter = EvaluationReporter(trial, self.metric, recipe.train.max_steps, str(self.space.source),
-                                          prune=not schedule_length_keys(p.key for p in self.space.params))
+            reporter = EvaluationReporter(trial, self.metric, recipe.train.max_steps, str(self.space.source))
         try:
             result = api.run(recipe, callbacks=[reporter] if reporter else ())
         except TrainingDiverged as error:
