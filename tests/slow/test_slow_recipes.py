@@ -51,9 +51,10 @@ def test_bundled_rnn_recipe_leaves_the_unigram_plateau(cell, tmp_path):
 
 def test_bundled_pre_ln_bert_reads_context_and_lifts_the_sentiment_fine_tune(tmp_path):
     """The post-LN tiny BERT's MLM ends its CPU budget at the guess (at [MASK] 0.060 vs 0.058);
-    measured for the bundled bert_preln chain (validation): 0.305 vs 0.066, NSP 0.828, and the
-    fine-tune 0.844 (the 256-wide model from random weights: 0.815 after 1,000 steps). Prints each
-    run's wall time (the chain's budget is 20 minutes of a 2-core CPU)."""
+    measured for the bundled bert_preln chain (validation, bf16): 0.315 vs 0.066, NSP 0.839, and
+    the fine-tune 0.849 (seeds 1 and 2: 0.861 and 0.861; random weights of this shape with an
+    earlier 500-step fine-tune: 0.806). Prints each run's wall time (the chain's budget is 20
+    minutes of a 2-core CPU: 643 + 186 s measured in bf16, 609 + 187 s in fp32)."""
     pretrained, tuned = tmp_path / "pretrain", tmp_path / "sentiment"
     for recipe, out, extra in (("recipes/bert_preln/tiny_pretrain_mix.yaml", pretrained, []),
                                ("recipes/bert_preln/tiny_sentiment.yaml", tuned, [f"model.init_from={pretrained}"])):
@@ -64,5 +65,5 @@ def test_bundled_pre_ln_bert_reads_context_and_lifts_the_sentiment_fine_tune(tmp
         print(f"{recipe}: {time.perf_counter() - start:.0f} s")
     final = json.loads((pretrained / "metrics.json").read_text())["final"]
     assert final["mlm_accuracy_at_mask"] > 3 * final["mlm_guess_at_mask"]
-    assert final["nsp_accuracy"] > 0.81
-    assert json.loads((tuned / "metrics.json").read_text())["final"]["accuracy"] > 0.82
+    assert final["nsp_accuracy"] > 0.82
+    assert json.loads((tuned / "metrics.json").read_text())["final"]["accuracy"] > 0.83
