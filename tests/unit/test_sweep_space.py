@@ -3,10 +3,10 @@ reported at each evaluation, a trial worse than the median stopped at its first 
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import REPO
 
 from toolkit.cli import main
 from toolkit.errors import SweepError
@@ -87,8 +87,7 @@ def test_the_bundled_spaces_validate_against_their_recipes(space_file):
 
 
 def test_every_bundled_space_is_checked_above():
-    root = Path(__file__).resolve().parents[2]
-    found = {p.relative_to(root).as_posix() for p in (root / "recipes").rglob("*" + SWEEP_SPACE_SUFFIX)}
+    found = {p.relative_to(REPO).as_posix() for p in (REPO / "recipes").rglob("*" + SWEEP_SPACE_SUFFIX)}
     assert found == set(BUNDLED_SPACES)
 
 
