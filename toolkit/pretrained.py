@@ -200,16 +200,60 @@ def checked_init_from(init_from: str, family: ModelFamily) -> str:
     return source
 
 
+@contextmanager
+def own_load_report() -> Iterator[None]:
+    """Without transformers' LOAD REPORT: from_pretrained (transformers 5) logs a table of every
+    unused and every new tensor, a dozen lines on each fine-tune and sweep trial, although a
+    pretraining head left out and a task head started afresh are what fine-tuning means.
+    ``loading_summary`` says the same in one line. Only that logger's warnings are held back;
+    a load that fails still raises."""
+    from transformers.utils import logging
+
+    report_logger = logging.get_logger("transformers.modeling_utils")
+    level = report_logger.level
+    report_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        report_logger.setLevel(level)
+
+
+def _modules(keys: list[str]) -> str:
+    """Tensor names grouped by the module that holds them: "lm_head, nsp_head"."""
+    return ", ".join(dict.fromkeys(key.rsplit(".", 1)[0] for key in sorted(keys)))
+
+
+def loading_summary(init_from: str, info: dict) -> str | None:
+    """One line on what a load left out and what it started afresh (None for an exact load)."""
+    unused, new = info.get("unexpected_keys") or [], info.get("missing_keys") or []
+    if not unused and not new:
+        return None
+    parts = []
+    if unused:
+        parts.append(f"not used here: {_modules(unused)} ({len(unused)} tensors)")
+    if new:
+        parts.append(f"newly initialised: {_modules(new)} ({len(new)} tensors)")
+    return f"Loaded {init_from}; " + "; ".join(parts) + "."
+
+
 def load_pretrained(init_from: str, auto_class, family: ModelFamily, trust_remote_code: bool = False,
-                    how_to_trust: str = "model.trust_remote_code=true", **head):
+                    how_to_trust: str = "model.trust_remote_code=true", say=print, **head):
     """The pretrained model behind ``init_from`` through a transformers Auto class; ``head``
     configures a new task head (num_labels, id2label ...), which starts untrained.
-    ``trust_remote_code`` is the user's own opt-in (see ``remote_code_trust``)."""
+    ``trust_remote_code`` is the user's own opt-in (see ``remote_code_trust``). ``say`` prints
+    the one-line ``loading_summary`` (``accelerator.print`` in training: the main process only)."""
     source = checked_init_from(init_from, family)
     try:
-        return auto_class.from_pretrained(source, trust_remote_code=remote_code_trust(source, trust_remote_code), **head)
+        with own_load_report():
+            model, info = auto_class.from_pretrained(
+                source, trust_remote_code=remote_code_trust(source, trust_remote_code), output_loading_info=True, **head
+            )
     except (OSError, ValueError) as exc:
         raise _load_error(init_from, exc, how_to_trust) from None
+    summary = loading_summary(init_from, info)
+    if summary:
+        say(summary)
+    return model
 
 
 def _load_error(init_from: str, exc: Exception, how_to_trust: str) -> ToolkitError:

@@ -95,7 +95,7 @@ def prepare_model(recipe: Recipe, family: ModelFamily, task, tokenizer, head: di
         model = import_target(builder)(recipe, auto_class, head, accelerator)
     elif recipe.model.init_from:
         model = load_pretrained(recipe.model.init_from, auto_class, family, recipe.model.trust_remote_code,
-                                **head, **recipe.model.config)
+                                say=accelerator.print, **head, **recipe.model.config)
         if len(tokenizer) > model.get_input_embeddings().num_embeddings:
             model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
         if task.side_texts:  # pairs: labels are target-tokenizer ids, which the decoder must predict

@@ -223,6 +223,39 @@ def test_saved_pretraining_folder_loads_into_every_head(saved_folder):
         "config_fields_bert_preln.py", "configuration_bert_preln.py", "modeling_bert_preln.py"]
 
 
+def test_a_fine_tune_load_says_in_one_line_what_it_left_out_and_started_afresh(saved_folder):
+    import logging as std_logging
+
+    from transformers import AutoModelForPreTraining, AutoModelForSequenceClassification
+    from transformers.utils import logging
+
+    from toolkit import registry
+    from toolkit.pretrained import load_pretrained
+
+    report_logger = logging.get_logger("transformers.modeling_utils")
+    logged = []
+    handler = std_logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage())
+    report_logger.addHandler(handler)
+    try:
+        AutoModelForSequenceClassification.from_pretrained(saved_folder, num_labels=2)
+        assert any("LOAD REPORT" in message for message in logged)  # transformers' own table, a dozen lines
+        logged.clear()
+        level, said, family = report_logger.level, [], registry.family("bert_preln")
+        model = load_pretrained(str(saved_folder), AutoModelForSequenceClassification, family, say=said.append,
+                                num_labels=2)
+        assert isinstance(model, BertPreLNForSequenceClassification)
+        assert not any("LOAD REPORT" in message for message in logged)
+        assert report_logger.level == level  # put back
+    finally:
+        report_logger.removeHandler(handler)
+    assert said == [f"Loaded {saved_folder}; not used here: lm_head, nsp_head (4 tensors); "
+                    f"newly initialised: classifier (2 tensors)."]
+    said.clear()
+    load_pretrained(str(saved_folder), AutoModelForPreTraining, family, say=said.append)
+    assert said == []  # an exact load says nothing
+
+
 @pytest.mark.heavy
 def test_saved_folder_loads_without_toolkit(saved_folder, tmp_path):
     code = ("import sys\nsys.modules['toolkit'] = None\nimport torch, transformers\n"

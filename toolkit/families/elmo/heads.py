@@ -17,7 +17,7 @@ from .family import FAMILY
 def head_model(recipe, auto_class, head: dict, accelerator):
     """The biLM of ``model.init_from`` under a new head, with the biLM frozen (``freeze_bilm``)."""
     model = load_pretrained(recipe.model.init_from, auto_class, FAMILY, recipe.model.trust_remote_code,
-                            **head, bilm_from=recipe.model.init_from, **recipe.model.config)
+                            say=accelerator.print, **head, bilm_from=recipe.model.init_from, **recipe.model.config)
     model.apply_freeze()  # from_pretrained may recreate parameters while loading
     accelerator.print(f"Mixing layers {model.config.mixed_layers} of the frozen biLM {recipe.model.init_from}.")
     return model
