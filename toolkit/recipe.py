@@ -238,7 +238,7 @@ class GenerationSection(Section):
 
 class EvalSection(Section):
     split: str = "validation"
-    max_batches: int | None = Field(50, ge=1, description="Cap on evaluation batches (None: all).")
+    max_batches: int | None = Field(50, ge=1, description="Cap on evaluation batches (None: all): that many batches' worth of examples, spread evenly over the split (toolkit.tasks.eval_rows).")
     batch_size: int | None = Field(None, ge=1, description="Defaults to train.batch_size.")
     metrics: list[str] = Field(default_factory=lambda: ["perplexity"])
     samples: list[str] = Field(default_factory=list, description="Prompts generated at each eval.")

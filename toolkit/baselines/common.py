@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..recipe import Recipe
+from ..tasks.eval_rows import eval_batch_size, scored_indices
 
 
 @dataclass
@@ -59,13 +60,13 @@ def recipe_tokenizer(recipe: Recipe, train_rows, task) -> tuple[object, str]:
             f"{spec.kind}, trained on the train split (no run folder yet)")
 
 
-def scored_count(recipe: Recipe, total: int) -> int:
-    """How many of a split's examples (rows, chunks, blocks, in order) the recipe's evaluation
-    scores: eval.max_batches batches of eval.batch_size (or train.batch_size), or all of them."""
-    if recipe.eval.max_batches is None:
-        return total
-    return min(total, recipe.eval.max_batches * (recipe.eval.batch_size or recipe.train.batch_size))
+def scored_positions(recipe: Recipe, total: int) -> list[int]:
+    """Which of a split's examples (rows, chunks, blocks) the recipe's evaluation scores: all of
+    them, or eval.max_batches batches' worth spread over the split, the same ones as training's
+    evaluation (toolkit.tasks.eval_rows)."""
+    return scored_indices(total, recipe.eval.max_batches, eval_batch_size(recipe))
 
 
 def limit_note(recipe: Recipe, used: int, total: int, what: str) -> list[str]:
-    return [] if used == total else [f"first {used:,} of {total:,} {what} (eval.max_batches={recipe.eval.max_batches})"]
+    return [] if used == total else [f"{used:,} of {total:,} {what}, spread evenly over the split "
+                                     f"(eval.max_batches={recipe.eval.max_batches})"]

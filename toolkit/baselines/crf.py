@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import unicodedata
 
-from .common import BaselineResult, limit_note, recipe_tokenizer, require, scored_count
+from .common import BaselineResult, limit_note, recipe_tokenizer, require, scored_positions
 
 # L1 + L2 regularised L-BFGS, capped at 60 iterations so the fit on peoples_daily_1998 NER (~15k
 # chunks) stays within a few CPU minutes; c1 > 0 prunes the many rare bigram features. Not tuned:
@@ -82,8 +82,8 @@ def fit(recipe, corpus, split: str, **options) -> BaselineResult:
     labels = task.labels(recipe, load_card(recipe.data.card), corpus["train"])
     train = tag_rows(corpus["train"], scheme, max_chars)
     held_out = tag_rows(corpus[split], scheme, max_chars)
-    used = scored_count(recipe, len(held_out))
-    chunks, gold_tags = held_out["chars"][:used], held_out["tags"][:used]
+    scored = held_out.select(scored_positions(recipe, len(held_out)))
+    chunks, gold_tags, used = scored["chars"], scored["tags"], len(scored)
     masks = scored_masks(tokenizer, chunks, max_length)
 
     start = time.perf_counter()

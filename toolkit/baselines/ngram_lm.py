@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 
-from .common import BaselineResult, limit_note, recipe_tokenizer, scored_count
+from .common import BaselineResult, limit_note, recipe_tokenizer, scored_positions
 from .kneser_ney import KneserNeyLM
 
 DEFAULT_ORDER = 5
@@ -50,10 +50,11 @@ def fit(recipe, corpus, split: str, order: int = DEFAULT_ORDER) -> BaselineResul
     tokenizer, source = recipe_tokenizer(recipe, corpus["train"], task)
     train = [token for block in block_tokens(pack_blocks(corpus["train"], tokenizer, recipe)) for token in block]
     held_out = block_tokens(pack_blocks(corpus[split], tokenizer, recipe))
-    used = scored_count(recipe, len(held_out))
+    scored = [held_out[i] for i in scored_positions(recipe, len(held_out))]
+    used = len(scored)
     start = time.perf_counter()
     lm = KneserNeyLM(order, len(tokenizer)).fit(train)
-    losses, weights = score_blocks(lm, held_out[:used])
+    losses, weights = score_blocks(lm, scored)
     seconds = time.perf_counter() - start
     result = load_metric("lm_perplexity").compute(losses=losses, weights=weights)
     notes = [f"tokenizer: {source}, vocabulary {len(tokenizer):,}; {len(train):,} train tokens; "

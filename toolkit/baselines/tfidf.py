@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from .common import BaselineResult, limit_note, require, scored_count
+from .common import BaselineResult, limit_note, require, scored_positions
 
 
 def fit_predict(train_texts: list[str], train_labels: list[int], texts: list[str]) -> list[int]:
@@ -26,8 +26,8 @@ def fit(recipe, corpus, split: str, **options) -> BaselineResult:
     from ..metrics import load_metric
 
     held_out = corpus[split]
-    used = scored_count(recipe, len(held_out))
-    texts, gold = held_out["text"][:used], held_out["label"][:used]
+    scored = held_out.select(scored_positions(recipe, len(held_out)))
+    texts, gold, used = scored["text"], scored["label"], len(scored)
     start = time.perf_counter()
     predicted = fit_predict(corpus["train"]["text"], corpus["train"]["label"], texts)
     seconds = time.perf_counter() - start

@@ -251,7 +251,7 @@ def register(subparsers) -> None:
     p.add_argument("run_dir")
     p.add_argument("--card", default=None, help="data card (default: the run's own)")
     p.add_argument("--split", default="test", help="split to evaluate (default test)")
-    p.add_argument("--max-batches", type=whole_number(1, hint=", or leave the flag out for no cap"), default=None, help="cap on evaluation batches, at least 1 (default: all)")
+    p.add_argument("--max-batches", type=whole_number(1, hint=", or leave the flag out for no cap"), default=None, help="cap on evaluation batches, at least 1: that many batches' worth of examples spread evenly over the split (default: all)")
     add_trust_flag(p)
     p.set_defaults(func=cmd_eval)
 

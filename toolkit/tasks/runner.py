@@ -27,6 +27,7 @@ from ..training.length_groups import LengthGroupedEpochSampler
 from ..training.setup import model_is_sharded
 from ..training.checkpoints import disk_full_guard, model_bytes
 from .streaming import check_stream_run, is_streaming, open_task_stream, stream_data
+from .eval_rows import eval_batch_size, scored_examples
 from .common import (
     RunOutcome, finish_run, hardware, load_task_corpus, prepare_model, refresh_model_card, run_tokenizer, save_model,
 )
@@ -171,8 +172,8 @@ def _train_and_save(task, recipe: Recipe, card, streaming: bool, run_dir: Path, 
         described = f"{len(examples['train']):,} training examples"
     if resume:
         check_same_data(Path(run_dir), fingerprint, recipe.data.card)
-    eval_dl = DataLoader(eval_examples, batch_size=recipe.eval.batch_size or recipe.train.batch_size,
-                         collate_fn=task.collate(tokenizer, recipe, for_eval=True))
+    eval_dl = DataLoader(scored_examples(eval_examples, recipe.eval.max_batches, eval_batch_size(recipe)),
+                         batch_size=eval_batch_size(recipe), collate_fn=task.collate(tokenizer, recipe, for_eval=True))
     extra_metrics = dict(task.extra_metrics(recipe, labels))
     if recipe.model.embeddings_from:  # on resume too: the checkpoint then overwrites the weights
         extra_metrics["embeddings_from"] = init_embeddings_from(model, recipe.model.embeddings_from, tokenizer)
@@ -356,9 +357,8 @@ def evaluate_run(task, run_dir: Path, recipe: Recipe, split: str, card: str | No
     if split not in corpus:
         raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
     accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir), track=False)
-    loader = DataLoader(task.encode(corpus[split], tokenizer, recipe, labels),
-                        batch_size=recipe.eval.batch_size or recipe.train.batch_size,
-                        collate_fn=task.collate(tokenizer, recipe, for_eval=True))
+    examples = scored_examples(task.encode(corpus[split], tokenizer, recipe, labels), max_batches, eval_batch_size(recipe))
+    loader = DataLoader(examples, batch_size=eval_batch_size(recipe), collate_fn=task.collate(tokenizer, recipe, for_eval=True))
     model, loader = accelerator.prepare(model, loader)
     found = score(task, family, accelerator, model, loader, recipe, labels, tokenizer, max_batches)
     result = {name: value for name, value in found.items() if isinstance(value, (int, float))}
