@@ -200,39 +200,52 @@ def checked_init_from(init_from: str, family: ModelFamily) -> str:
     return source
 
 
+class _WithoutLoadReport:
+    """A logging filter that drops transformers' LOAD REPORT unless it reports a problem: tensors
+    whose shapes differ (MISMATCH) or that could not be converted, which the load then fails on."""
+
+    def filter(self, record) -> bool:
+        message = record.getMessage()
+        return "LOAD REPORT" not in message or "MISMATCH" in message or "CONVERSION" in message
+
+
 @contextmanager
 def own_load_report() -> Iterator[None]:
     """Without transformers' LOAD REPORT: from_pretrained (transformers 5) logs a table of every
     unused and every new tensor, a dozen lines on each fine-tune and sweep trial, although a
     pretraining head left out and a task head started afresh are what fine-tuning means.
-    ``loading_summary`` says the same in one line. Only that logger's warnings are held back;
-    a load that fails still raises."""
+    ``loading_summary`` says the same in one line. Only that report is held back, and only while
+    it reports nothing wrong; every other message of the logger still shows."""
     from transformers.utils import logging
 
-    report_logger = logging.get_logger("transformers.modeling_utils")
-    level = report_logger.level
-    report_logger.setLevel(logging.ERROR)
+    report_logger, only_problems = logging.get_logger("transformers.modeling_utils"), _WithoutLoadReport()
+    report_logger.addFilter(only_problems)
     try:
         yield
     finally:
-        report_logger.setLevel(level)
+        report_logger.removeFilter(only_problems)
 
 
 def _modules(keys: list[str]) -> str:
-    """Tensor names grouped by the module that holds them: "lm_head, nsp_head"."""
-    return ", ".join(dict.fromkeys(key.rsplit(".", 1)[0] for key in sorted(keys)))
+    """Tensor names grouped by the outermost module that holds them: "lm_head, nsp_head"."""
+    modules = sorted({key.rsplit(".", 1)[0] for key in keys})
+    outermost = [name for name in modules if not any(name.startswith(other + ".") for other in modules)]
+    return ", ".join(outermost)
 
 
 def loading_summary(init_from: str, info: dict) -> str | None:
     """One line on what a load left out and what it started afresh (None for an exact load)."""
     unused, new = info.get("unexpected_keys") or [], info.get("missing_keys") or []
-    if not unused and not new:
+    resized = [key for key, *_ in info.get("mismatched_keys") or []]
+    if not (unused or new or resized):
         return None
     parts = []
     if unused:
         parts.append(f"not used here: {_modules(unused)} ({len(unused)} tensors)")
     if new:
         parts.append(f"newly initialised: {_modules(new)} ({len(new)} tensors)")
+    if resized:
+        parts.append(f"newly initialised for another shape: {_modules(resized)} ({len(resized)} tensors)")
     return f"Loaded {init_from}; " + "; ".join(parts) + "."
 
 
@@ -250,6 +263,14 @@ def load_pretrained(init_from: str, auto_class, family: ModelFamily, trust_remot
             )
     except (OSError, ValueError) as exc:
         raise _load_error(init_from, exc, how_to_trust) from None
+    except RuntimeError as exc:
+        if "ignore_mismatched_sizes" not in str(exc):
+            raise
+        raise ToolkitError(
+            f"{init_from}: some of its tensors have other shapes than the model the recipe builds from it "
+            f"(the MISMATCH rows of the report above), e.g. a classifier for another number of labels or a "
+            f"model.config override of a size. Start from a model with the same shapes, or drop the override."
+        ) from None
     summary = loading_summary(init_from, info)
     if summary:
         say(summary)

@@ -58,6 +58,8 @@ def test_tfidf_baseline_on_a_local_labelled_card(tmp_path):
     found = fit_baseline(recipe, "validation")
     assert found.metrics["accuracy"] == 1.0 and found.metrics["macro_f1"] == 1.0
     assert found.seconds > 0
+    capped = recipe.model_copy(update={"eval": recipe.eval.model_copy(update={"max_batches": 1, "batch_size": 4})})
+    assert fit_baseline(capped, "validation").notes == ["4 of 10 rows, spread evenly over the split (eval.max_batches=1)"]
 
 
 def _whitespace_dropping_tokenizer(texts):
@@ -107,7 +109,7 @@ def test_ngram_baseline_scores_the_packed_blocks_of_the_lm(tmp_path):
     found = fit_baseline(recipe, "validation", order=3)
     # 2 batches of 4 blocks, each predicting its last 31 tokens (the first has no history).
     assert "248 validation tokens scored" in found.notes[0]
-    assert "8 of" in found.notes[1] and "spread evenly over the split" in found.notes[1]
+    assert found.notes[1].startswith("8 of ") and found.notes[1].endswith(" blocks, spread evenly over the split (eval.max_batches=2)")
     assert 1 < found.metrics["perplexity"] < 1536  # far better than uniform over the vocabulary
 
 

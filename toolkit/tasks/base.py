@@ -59,7 +59,7 @@ class TorchTask:
     on re-evaluation they come from the saved config's id2label instead. ``encode(rows, tokenizer,
     recipe, labels)`` turns a split in the task's view into examples; ``collate(tokenizer,
     recipe, for_eval)`` batches them; ``score(accelerator, model, batches, recipe, labels, tokenizer)``
-    returns the metrics of some batches (``batches`` already cut at eval.max_batches).
+    returns the metrics of some batches (of the examples ``toolkit.tasks.eval_rows`` picks under eval.max_batches).
     """
 
     name: str

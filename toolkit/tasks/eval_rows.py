@@ -5,7 +5,9 @@ then the reviews, and a packed LM split runs from the first article to the last.
 ``max_batches`` batches would describe only the start (news alone for ``zh_pretrain_mix``), so a
 capped evaluation scores examples spread evenly over the whole split instead. Training, ``toolkit
 eval`` and the baselines (``toolkit.baselines``) all pick them here, so their figures are on the
-same examples, whatever the number of processes.
+same examples. Several processes share these examples (before, each scored max_batches batches
+of its own); where the batches do not divide evenly, accelerate pads the last ones, which the
+tasks that gather inside their loop drop and seq2seq's one gather at the end does not.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def scored_indices(total: int, max_batches: int | None, batch_size: int) -> list
 
 
 def eval_batch_size(recipe) -> int:
+    """The evaluation's batch size: eval.batch_size, else train.batch_size."""
     return recipe.eval.batch_size or recipe.train.batch_size
 
 

@@ -34,7 +34,9 @@ from .common import (
 
 
 def eval_batches(loader, max_batches: int | None):
-    """The evaluation batches of a loader, at most ``max_batches`` of them (None: all).
+    """The evaluation batches of a loader, at most ``max_batches`` of them (None: all). The loader
+    holds only the examples ``eval_rows`` picks, so the cut no longer drops examples; it still ends
+    one batch short of accelerate's own end of iteration, which is why the ``finally`` below stays.
 
     Accelerate registers a prepared loader as the "active" one when its iteration starts and
     unregisters it only when the iteration runs to its end. An evaluation cut at ``max_batches``

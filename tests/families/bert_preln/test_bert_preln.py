@@ -241,12 +241,12 @@ def test_a_fine_tune_load_says_in_one_line_what_it_left_out_and_started_afresh(s
         AutoModelForSequenceClassification.from_pretrained(saved_folder, num_labels=2)
         assert any("LOAD REPORT" in message for message in logged)  # transformers' own table, a dozen lines
         logged.clear()
-        level, said, family = report_logger.level, [], registry.family("bert_preln")
+        filters, said, family = list(report_logger.filters), [], registry.family("bert_preln")
         model = load_pretrained(str(saved_folder), AutoModelForSequenceClassification, family, say=said.append,
                                 num_labels=2)
         assert isinstance(model, BertPreLNForSequenceClassification)
         assert not any("LOAD REPORT" in message for message in logged)
-        assert report_logger.level == level  # put back
+        assert report_logger.filters == filters  # put back
     finally:
         report_logger.removeHandler(handler)
     assert said == [f"Loaded {saved_folder}; not used here: lm_head, nsp_head (4 tensors); "
@@ -254,6 +254,30 @@ def test_a_fine_tune_load_says_in_one_line_what_it_left_out_and_started_afresh(s
     said.clear()
     load_pretrained(str(saved_folder), AutoModelForPreTraining, family, say=said.append)
     assert said == []  # an exact load says nothing
+
+
+def test_a_load_whose_shapes_differ_keeps_the_report_and_fails_clearly(saved_folder, tmp_path):
+    import logging as std_logging
+
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging
+
+    from toolkit import registry
+    from toolkit.pretrained import load_pretrained
+
+    two_labels = tmp_path / "two-labels"
+    AutoModelForSequenceClassification.from_pretrained(saved_folder, num_labels=2).save_pretrained(two_labels)
+    report_logger, logged = logging.get_logger("transformers.modeling_utils"), []
+    handler = std_logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage())
+    report_logger.addHandler(handler)
+    try:
+        with pytest.raises(ToolkitError, match="other shapes"):
+            load_pretrained(str(two_labels), AutoModelForSequenceClassification, registry.family("bert_preln"),
+                            say=print, num_labels=3)
+    finally:
+        report_logger.removeHandler(handler)
+    assert any("LOAD REPORT" in message and "MISMATCH" in message for message in logged)  # the rows it points to
 
 
 @pytest.mark.heavy
