@@ -7,9 +7,9 @@ positions: the train and held-out splits go through the causal_lm task's own ``p
 data.block_size), and of the held-out blocks those the runner's evaluation scores (all, or
 eval.max_batches batches' worth spread over the split: toolkit.tasks.eval_rows). In each block
 the neural model (GPT-2, rnn_lm) predicts tokens 1..L-1 from the tokens before them *in the same
-block*: the first token is never scored, and no state is carried from one block to the next (GPT-2 attends within a block; rnn_lm starts every batch from a
-zero state). So the n-gram's history is cut at the block start as well, although its counts come
-from the whole train stream.
+block*: the first token is never scored, and no state is carried from one block to the next
+(GPT-2 attends within a block; rnn_lm starts every batch from a zero state). So the n-gram's
+history is cut at the block start as well, although its counts come from the whole train stream.
 """
 
 from __future__ import annotations
