@@ -3,7 +3,9 @@ saved folders load into every head (and without toolkit), and the bert recipes r
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging as std_logging
 import os
 import subprocess
 import sys
@@ -223,9 +225,22 @@ def test_saved_pretraining_folder_loads_into_every_head(saved_folder):
         "config_fields_bert_preln.py", "configuration_bert_preln.py", "modeling_bert_preln.py"]
 
 
-def test_a_fine_tune_load_says_in_one_line_what_it_left_out_and_started_afresh(saved_folder):
-    import logging as std_logging
+@contextlib.contextmanager
+def _load_report_messages():
+    """The messages transformers' loading logger emits (its LOAD REPORT among them) while inside."""
+    from transformers.utils import logging
 
+    report_logger, logged = logging.get_logger("transformers.modeling_utils"), []
+    handler = std_logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage())
+    report_logger.addHandler(handler)
+    try:
+        yield logged
+    finally:
+        report_logger.removeHandler(handler)
+
+
+def test_a_fine_tune_load_says_in_one_line_what_it_left_out_and_started_afresh(saved_folder):
     from transformers import AutoModelForPreTraining, AutoModelForSequenceClassification
     from transformers.utils import logging
 
@@ -233,11 +248,7 @@ def test_a_fine_tune_load_says_in_one_line_what_it_left_out_and_started_afresh(s
     from toolkit.pretrained import load_pretrained
 
     report_logger = logging.get_logger("transformers.modeling_utils")
-    logged = []
-    handler = std_logging.Handler()
-    handler.emit = lambda record: logged.append(record.getMessage())
-    report_logger.addHandler(handler)
-    try:
+    with _load_report_messages() as logged:
         AutoModelForSequenceClassification.from_pretrained(saved_folder, num_labels=2)
         assert any("LOAD REPORT" in message for message in logged)  # transformers' own table, a dozen lines
         logged.clear()
@@ -247,8 +258,6 @@ def test_a_fine_tune_load_says_in_one_line_what_it_left_out_and_started_afresh(s
         assert isinstance(model, BertPreLNForSequenceClassification)
         assert not any("LOAD REPORT" in message for message in logged)
         assert report_logger.filters == filters  # put back
-    finally:
-        report_logger.removeHandler(handler)
     assert said == [f"Loaded {saved_folder}; not used here: lm_head, nsp_head (4 tensors); "
                     f"newly initialised: classifier (2 tensors)."]
     said.clear()
@@ -257,26 +266,17 @@ def test_a_fine_tune_load_says_in_one_line_what_it_left_out_and_started_afresh(s
 
 
 def test_a_load_whose_shapes_differ_keeps_the_report_and_fails_clearly(saved_folder, tmp_path):
-    import logging as std_logging
-
     from transformers import AutoModelForSequenceClassification
-    from transformers.utils import logging
 
     from toolkit import registry
     from toolkit.pretrained import load_pretrained
 
     two_labels = tmp_path / "two-labels"
     AutoModelForSequenceClassification.from_pretrained(saved_folder, num_labels=2).save_pretrained(two_labels)
-    report_logger, logged = logging.get_logger("transformers.modeling_utils"), []
-    handler = std_logging.Handler()
-    handler.emit = lambda record: logged.append(record.getMessage())
-    report_logger.addHandler(handler)
-    try:
+    with _load_report_messages() as logged:
         with pytest.raises(ToolkitError, match="other shapes"):
             load_pretrained(str(two_labels), AutoModelForSequenceClassification, registry.family("bert_preln"),
                             say=print, num_labels=3)
-    finally:
-        report_logger.removeHandler(handler)
     assert any("LOAD REPORT" in message and "MISMATCH" in message for message in logged)  # the rows it points to
 
 
