@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 
-from conftest import REPO, TINY_GPT2
+from conftest import REPO, TINY_GPT2, TINY_SEQ2SEQ
+from toolkit.cli import main
 
 pytestmark = pytest.mark.heavy  # each test launches 2 fresh processes (20-30 s)
 
@@ -83,3 +84,39 @@ def test_two_cpu_processes_stream_disjoint_shards(tmp_path):
     assert len(seen[0]) == len(set(seen[0])) and len(seen[1]) == len(set(seen[1]))
     assert set(seen[0]) | set(seen[1]) == set(documents[4:]), "both passes read to the end, and held-out rows stay out"
     assert (out / "checkpoints" / "step-16" / "data_state_1.json").is_file()
+
+
+# Tiny models of three tasks whose scoring gathers per example in different ways: masked tokens
+# (BERT pretraining), tagged characters (NER) and decoded texts (seq2seq). Evaluation batches of 2,
+# 3 of them: 2 processes score 2 batches each, and accelerate repeats the first batch's examples to
+# fill the fourth, which the scores must leave out. 40 steps at a high rate, so that examples score
+# differently (an untrained model scores every example alike, repeated or not).
+UNEVEN_EVAL = ["data.max_rows=400", "data.block_size=32", "train.batch_size=8", "train.max_steps=40",
+               "train.eval_every=40", "train.save_every=40", "train.mixed_precision=no",
+               "train.optimizer.lr=3e-3", "eval.batch_size=2", "eval.max_batches=3"]
+TINY_BERT_CONFIG = "model.config={num_hidden_layers: 1, hidden_size: 32, num_attention_heads: 2, intermediate_size: 64}"
+SCORED_ALIKE = {
+    "bert_preln_pretrain": ("bert_preln/tiny_pretrain_mix", [TINY_BERT_CONFIG]),
+    "bert_ner": ("bert/tiny_ner", [TINY_BERT_CONFIG, "model.init_from=null"]),
+    "rnn_seq2seq": ("rnn_seq2seq/tiny_pinyin", [*TINY_SEQ2SEQ["rnn_seq2seq"], "eval.generation.max_new_tokens=8"]),
+}
+
+
+@pytest.mark.parametrize("name", SCORED_ALIKE)
+def test_two_processes_score_what_one_process_scores(tmp_path, name, capsys):
+    """A run trained and evaluated by 2 processes reports the figures a one-process `toolkit eval`
+    of its saved model gives: the examples repeated to even out the last batch are not scored."""
+    recipe, extra = SCORED_ALIKE[name]
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "toolkit", "run", recipe, *UNEVEN_EVAL, *extra, f"output.dir={out}",
+               "launch.accelerate_config=accelerate_configs/multi_cpu.yaml"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reported = json.loads((out / "metrics.json").read_text())
+    assert reported["train"]["processes"] == 2
+    assert main(["eval", str(out), "--split", "validation", "--max-batches", "3"]) == 0
+    again = json.loads((out / "metrics.json").read_text())["evaluations"][-1]["metrics"]
+    last = reported["evals"][-1]  # the final figures and the loss
+    assert set(reported["final"]) <= set(last)
+    for figure in set(last) & set(again):
+        assert again[figure] == pytest.approx(last[figure], rel=1e-5), f"{name}: {figure} differs in one process"

@@ -6,8 +6,8 @@ then the reviews, and a packed LM split runs from the first article to the last.
 capped evaluation scores examples spread evenly over the whole split instead. Training, ``toolkit
 eval`` and the baselines (``toolkit.baselines``) all pick them here, so their figures are on the
 same examples. Several processes share these examples (before, each scored max_batches batches
-of its own); where the batches do not divide evenly, accelerate pads the last ones, which the
-tasks that gather inside their loop drop and seq2seq's one gather at the end does not.
+of its own); where the batches do not divide evenly, accelerate repeats examples to even out the
+last one, and the scoring loops drop them again by gathering one row per example (gathering.py).
 """
 
 from __future__ import annotations

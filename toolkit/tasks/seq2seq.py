@@ -25,6 +25,7 @@ import torch
 from . import text2text_pipeline
 from ..tokenizer_sides import target_side
 from .base import IGNORE, TorchTask, fixed_view
+from .gathering import gather_objects, gather_rows
 
 # transformers 5 has no text2text-generation pipeline of its own: the run folder carries one
 # (text2text_pipeline.py), which trust_remote_code lets transformers load.
@@ -180,16 +181,21 @@ def cross_attention_maps(model, batch) -> list[torch.Tensor]:
 def aligned_hits(maps: list[torch.Tensor], batch) -> tuple[list[int], int]:
     """Per layer, how many target tokens put their strongest attention on the source token of the same
     position (monotone alignment), and how many target tokens were checked (end tokens excluded)."""
+    hits, checked = aligned_hits_per_row(maps, batch)
+    return hits.sum(dim=0).tolist(), int(checked.sum())
+
+
+def aligned_hits_per_row(maps: list[torch.Tensor], batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """``aligned_hits`` for each example: hits (batch, layers) and target tokens checked (batch,)."""
     target_lengths = (batch["labels"] != IGNORE).sum(dim=1) - 1
     source_lengths = batch["attention_mask"].sum(dim=1) - 1
-    hits, total = [0] * len(maps), 0
-    for row, (targets, sources) in enumerate(zip(target_lengths.tolist(), source_lengths.tolist())):
-        checked = min(targets, sources)
-        total += checked
-        positions = torch.arange(checked, device=batch["labels"].device)
+    hits = torch.zeros(len(target_lengths), len(maps), dtype=torch.long, device=batch["labels"].device)
+    checked = torch.minimum(target_lengths, source_lengths).clamp(min=0)
+    for row, (length, sources) in enumerate(zip(checked.tolist(), source_lengths.tolist())):
+        positions = torch.arange(length, device=batch["labels"].device)
         for layer, attention in enumerate(maps):
-            hits[layer] += int((attention[row, :checked, :sources].argmax(dim=-1) == positions).sum())
-    return hits, total
+            hits[row, layer] = (attention[row, :length, :sources].argmax(dim=-1) == positions).sum()
+    return hits, checked
 
 
 @torch.no_grad()
@@ -205,34 +211,35 @@ def score_pairs(accelerator, model, batches, recipe, labels, tokenizer) -> dict:
     unwrapped.eval()
     config = decoding_config(tokenizer, recipe, unwrapped)
     aligned = load_card(recipe.data.card).alignment == "monotone"
-    loss_sum, token_count, hits, checked = 0.0, 0, None, 0
-    predictions, references, source_lengths = [], [], []
+    # Gathered per example after each batch, so accelerate drops the examples it repeated to even
+    # out the last batch across processes (gathering.py); a batch's loss counts once per target token.
+    predictions, references, source_lengths, losses, tokens, hits, checked = [], [], [], [], [], [], []
     for batch in batches:
         refs = batch.pop("references")
-        targets = int((batch["labels"] != IGNORE).sum())
-        loss_sum += model(**batch).loss.float().item() * targets
-        token_count += targets
+        row_tokens = (batch["labels"] != IGNORE).sum(dim=1)
+        losses.append(gather_rows(accelerator, model(**batch).loss.float().repeat(len(row_tokens))))
+        tokens.append(gather_rows(accelerator, row_tokens))
         generated = unwrapped.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                        generation_config=config)
-        predictions += target_side(tokenizer).batch_decode(generated, skip_special_tokens=True)
-        references += refs
-        source_lengths += (batch["attention_mask"].sum(dim=1) - 1).tolist()
+        decoded = target_side(tokenizer).batch_decode(generated, skip_special_tokens=True)
+        lengths = (batch["attention_mask"].sum(dim=1) - 1).tolist()
+        for prediction, reference, length in gather_objects(accelerator, list(zip(decoded, refs, lengths))):
+            predictions.append(prediction)
+            references.append(reference)
+            source_lengths.append(length)
         maps = cross_attention_maps(unwrapped, batch) if aligned else []
         aligned = bool(maps)  # a model without attention has no alignment to score
         if aligned:
-            layer_hits, total = aligned_hits(maps, batch)
-            hits = layer_hits if hits is None else [a + b for a, b in zip(hits, layer_hits)]
-            checked += total
-    gathered = accelerator.gather_for_metrics([(predictions, references, source_lengths, loss_sum, token_count,
-                                                hits, checked)], use_gather_object=True)
-    predictions, references, source_lengths = (sum((part[i] for part in gathered), []) for i in range(3))
-    loss = sum(part[3] for part in gathered) / max(sum(part[4] for part in gathered), 1)
+            row_hits, row_checked = aligned_hits_per_row(maps, batch)
+            hits.append(gather_rows(accelerator, row_hits))
+            checked.append(gather_rows(accelerator, row_checked))
+    tokens = torch.cat(tokens).float()
+    loss = float((torch.cat(losses) * tokens).sum() / tokens.sum().clamp(min=1))
     result = {"loss": loss, "perplexity": perplexity(loss), **text_scores(predictions, references, load_metric)}
     result["buckets"] = bucket_scores(predictions, references, source_lengths, load_metric)
     if aligned:
-        layer_hits = [sum(values) for values in zip(*(part[5] for part in gathered if part[5] is not None))]
-        total = max(sum(part[6] for part in gathered), 1)
-        result["alignment_by_layer"] = [hit / total for hit in layer_hits]
+        total = max(int(torch.cat(checked).sum()), 1)
+        result["alignment_by_layer"] = [hit / total for hit in torch.cat(hits).sum(dim=0).tolist()]
         result["alignment_accuracy"] = max(result["alignment_by_layer"], default=0.0)
     return result
 

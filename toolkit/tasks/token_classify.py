@@ -15,6 +15,7 @@ import torch
 from ..data.char_tags import FIXED_LABELS, TAGGERS
 from ..data.ner import chunks
 from .base import IGNORE, TorchTask, fixed_view
+from .gathering import gather_rows
 
 USAGE = """
 from transformers import pipeline
@@ -87,9 +88,10 @@ def score_tagger(accelerator, model, batches, recipe, labels: list[str], tokeniz
     gold, predicted, losses = [], [], []
     for batch in batches:
         out = model(**batch)
-        losses.append(accelerator.gather_for_metrics(out.loss.float().reshape(1)))
-        guesses = accelerator.gather_for_metrics(accelerator.pad_across_processes(out.logits.argmax(-1), dim=1, pad_index=IGNORE))
-        answers = accelerator.gather_for_metrics(accelerator.pad_across_processes(batch["labels"], dim=1, pad_index=IGNORE))
+        # Per chunk (the batch's loss repeated), so the chunks repeated to even out processes drop out.
+        losses.append(gather_rows(accelerator, out.loss.float().repeat(len(batch["labels"]))))
+        guesses = gather_rows(accelerator, out.logits.argmax(-1))
+        answers = gather_rows(accelerator, batch["labels"])
         for guess, answer in zip(guesses.tolist(), answers.tolist()):
             kept = [(g, a) for g, a in zip(guess, answer) if a != IGNORE]
             gold.append([labels[a] for _, a in kept])

@@ -134,6 +134,42 @@ def test_a_model_that_copies_its_input_scores_at_mask_zero(tokenizer):
     assert scores["mlm_guess_at_mask"] == max(map(targets.count, set(targets))) / len(targets)
 
 
+def test_scores_count_every_masked_token_of_a_short_last_batch(tokenizer):
+    """10 pairs in batches of 4: the last batch holds 2. Accelerate cuts the last gathered batch to
+    its 2 real rows, so per-token tensors gathered as they are would keep 2 of its 6 masked tokens
+    (mlm_accuracy 18/26 here instead of 2/3); the scorer gathers one row per pair instead."""
+    import math
+    from types import SimpleNamespace
+
+    from accelerate import Accelerator
+    from torch.utils.data import DataLoader
+
+    from toolkit.families.bert.pretrain import score_pretraining
+
+    mask, right, wrong = tokenizer.mask_token_id, 7, 8
+    row = {"input_ids": [tokenizer.cls_token_id, mask, mask, mask, tokenizer.sep_token_id],
+           "labels": [IGNORE, right, right, wrong, IGNORE], "token_type_ids": [0] * 5, "attention_mask": [1] * 5,
+           "next_sentence_label": 1}
+
+    def always_right(input_ids, **_):  # the same answer at every position: right 2 times in 3
+        logits = torch.nn.functional.one_hot(torch.full_like(input_ids, right), len(tokenizer)).float()
+        return SimpleNamespace(prediction_logits=logits, seq_relationship_logits=torch.zeros(len(input_ids), 2))
+
+    def stack(rows):
+        return {key: torch.tensor([r[key] for r in rows]) for key in rows[0]}
+
+    accelerator = Accelerator(cpu=True)
+    loader = accelerator.prepare(DataLoader([row] * 10, batch_size=4, collate_fn=stack))
+    scores = score_pretraining(accelerator, always_right, loader, None, None, tokenizer)
+    assert scores["mlm_accuracy"] == pytest.approx(2 / 3)
+    assert scores["mlm_accuracy_at_mask"] == pytest.approx(2 / 3)
+    assert scores["mlm_guess_at_mask"] == pytest.approx(2 / 3)
+    others = len(tokenizer) - 1 + math.e  # the softmax's denominator
+    loss = (2 * -math.log(math.e / others) - math.log(1 / others)) / 3
+    assert scores["mlm_perplexity"] == pytest.approx(math.exp(loss), rel=1e-4)
+    assert scores["nsp_accuracy"] == 0.0
+
+
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
     out = tmp_path_factory.mktemp("bert") / "run"

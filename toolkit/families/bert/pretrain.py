@@ -16,6 +16,7 @@ import inspect
 import torch
 
 from ...tasks.base import TorchTask, real_tokens
+from ...tasks.gathering import gather_rows
 from .masking import IGNORE, MaskingCollator
 from .nsp import build_nsp_pairs
 from .nsp_stream import stream_pairs
@@ -104,24 +105,29 @@ def score_pretraining(accelerator, model, batches, recipe, labels, tokenizer) ->
     yet learned to read context (a tiny BERT stays there for thousands of steps; see README)."""
     from ...metrics import load_metric
 
-    mlm_predictions, mlm_references, mlm_losses, mlm_counts, at_mask = [], [], [], [], []
-    nsp_predictions, nsp_references = [], []
+    # Gathered per pair (one row each), so accelerate drops the pairs it repeated to even out the
+    # last batch across processes; a per-token tensor would be cut at a pair count (gathering.py).
+    predictions, references, at_mask, losses, counts, nsp_predictions, nsp_labels = [], [], [], [], [], [], []
     for batch in batches:
         out = model(**batch)
-        masked = batch["labels"] != IGNORE
-        logits = out.prediction_logits[masked].float()
-        targets = batch["labels"][masked]
-        loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum") if len(targets) else logits.sum()
-        mlm_losses.append(accelerator.gather_for_metrics(loss.reshape(1)))
-        mlm_counts.append(accelerator.gather_for_metrics(masked.sum().reshape(1).float()))
-        mlm_predictions.append(accelerator.gather_for_metrics(logits.argmax(-1)))
-        mlm_references.append(accelerator.gather_for_metrics(targets))
-        at_mask.append(accelerator.gather_for_metrics(batch["input_ids"][masked] == tokenizer.mask_token_id))
-        nsp_predictions.append(accelerator.gather_for_metrics(out.seq_relationship_logits.argmax(-1)))
-        nsp_references.append(accelerator.gather_for_metrics(batch["next_sentence_label"]))
-    counts = torch.cat(mlm_counts)
+        labels = batch["labels"]
+        masked = labels != IGNORE
+        logits = out.prediction_logits.float()
+        token_losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE,
+                                                         reduction="none")
+        gathered_labels = gather_rows(accelerator, labels)
+        kept = gathered_labels != IGNORE  # the tokens to predict (the padding across processes dropped)
+        references.append(gathered_labels[kept])
+        predictions.append(gather_rows(accelerator, logits.argmax(-1))[kept])
+        is_mask = (batch["input_ids"] == tokenizer.mask_token_id).long()
+        at_mask.append(gather_rows(accelerator, is_mask, pad=0)[kept].bool())
+        losses.append(gather_rows(accelerator, token_losses.sum(dim=1)))
+        counts.append(gather_rows(accelerator, masked.sum(dim=1).float()))
+        nsp_predictions.append(gather_rows(accelerator, out.seq_relationship_logits.argmax(-1)))
+        nsp_labels.append(gather_rows(accelerator, batch["next_sentence_label"]))
+    predictions, references, at_mask, losses, counts = (
+        torch.cat(found) for found in (predictions, references, at_mask, losses, counts))
     accuracy = load_metric("accuracy")
-    predictions, references, at_mask = torch.cat(mlm_predictions), torch.cat(mlm_references), torch.cat(at_mask)
     masked_targets = references[at_mask]
     accuracy_at_mask = guess_at_mask = 0.0
     if len(masked_targets):
@@ -129,7 +135,7 @@ def score_pretraining(accelerator, model, batches, recipe, labels, tokenizer) ->
                                             references=masked_targets.tolist())["accuracy"]
         guess_at_mask = masked_targets.bincount().max().item() / len(masked_targets)
     perplexity = load_metric("lm_perplexity").compute(
-        losses=(torch.cat(mlm_losses) / counts.clamp(min=1)).tolist(), weights=counts.tolist())
+        losses=(losses / counts.clamp(min=1)).tolist(), weights=counts.tolist())
     return {
         "mlm_accuracy": accuracy.compute(predictions=predictions.tolist(), references=references.tolist())["accuracy"],
         "mlm_accuracy_at_mask": accuracy_at_mask,
@@ -137,7 +143,7 @@ def score_pretraining(accelerator, model, batches, recipe, labels, tokenizer) ->
         "mlm_perplexity": perplexity["perplexity"],
         "loss": perplexity["loss"],
         "nsp_accuracy": accuracy.compute(predictions=torch.cat(nsp_predictions).tolist(),
-                                         references=torch.cat(nsp_references).tolist())["accuracy"],
+                                         references=torch.cat(nsp_labels).tolist())["accuracy"],
     }
 
 
