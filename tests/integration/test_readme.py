@@ -34,7 +34,7 @@ def test_command_parses_and_its_recipe_validates(argv):
     if args is not None and args.command in ("run", "validate"):
         load_recipe(args.recipe, args.overrides)
     if args is not None and args.command == "sweep":  # the space (given or next to the recipe) fits the recipe
-        from toolkit.recipe import SWEEP_SPACE_SUFFIX, find_recipe
+        from toolkit.recipe import SWEEP_SPACE_SUFFIX
         from toolkit.sweep.space import check_against_recipe, load_space
         from toolkit.sweep.study import recipe_data
 

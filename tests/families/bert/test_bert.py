@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from transformers import AutoModelForSequenceClassification
 
 import toolkit
 from toolkit.cli import main
@@ -190,8 +191,15 @@ def test_pretraining_reports_mlm_and_nsp_and_fills_masks(pretrained, capsys):
 
 
 def test_sentiment_full_and_lora(pretrained, tmp_path, capsys):
+    # Dropout rates may change on top of init_from (model.config may set nothing else there).
     full = toolkit.run("bert/tiny_sentiment", overrides=[*FINETUNE, f"model.init_from={pretrained.run_dir}",
-                                                          f"output.dir={tmp_path / 'full'}"])
+                                                          f"output.dir={tmp_path / 'full'}",
+                                                          "model.config={hidden_dropout_prob: 0.2, classifier_dropout: 0.3, "
+                                                          "attention_probs_dropout_prob: 0.25}"])
+    config = json.loads((full.run_dir / "config.json").read_text())
+    assert (config["hidden_dropout_prob"], config["classifier_dropout"]) == (0.2, 0.3)
+    assert {m.p for m in AutoModelForSequenceClassification.from_pretrained(full.run_dir).modules()
+            if isinstance(m, torch.nn.Dropout)} == {0.2, 0.25, 0.3}
     lora = toolkit.run("bert/tiny_sentiment_lora", overrides=[*FINETUNE, f"model.init_from={pretrained.run_dir}",
                                                                f"output.dir={tmp_path / 'lora'}"])
     assert set(full.metrics["final"]) == {"accuracy", "macro_f1"} and full.metrics["labels"] == ["negative", "positive"]

@@ -46,6 +46,9 @@ FAMILY = ModelFamily(
     divisible=(("hidden_size", "num_attention_heads"),),
     activation_keys=("hidden_act",),
     lora_targets=("query", "key", "value"),
+    # Dropout rates may change on top of init_from: a model pretrained without dropout (as the
+    # bundled bert_preln one is) may be fine-tuned with it, and the other way round.
+    finetune_config_keys=("classifier_dropout", "hidden_dropout_prob", "attention_probs_dropout_prob"),
     freeze_groups={  # regular expressions searched in parameter names
         "embeddings": r"^bert\.embeddings\.",
         "encoder": r"^bert\.encoder\.",
