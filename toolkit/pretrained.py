@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -256,8 +256,11 @@ def load_pretrained(init_from: str, auto_class, family: ModelFamily, trust_remot
     ``trust_remote_code`` is the user's own opt-in (see ``remote_code_trust``). ``say`` prints
     the one-line ``loading_summary`` (``accelerator.print`` in training: the main process only)."""
     source = checked_init_from(init_from, family)
+    # A local folder loads without the "Loading weights" bar (the summary line says what loaded);
+    # a Hub id keeps its bars, which show a download's progress.
+    quiet = no_loading_bar() if Path(source).is_dir() else nullcontext()
     try:
-        with own_load_report():
+        with own_load_report(), quiet:
             model, info = auto_class.from_pretrained(
                 source, trust_remote_code=remote_code_trust(source, trust_remote_code), output_loading_info=True, **head
             )

@@ -13,7 +13,7 @@ from ..data import load_card
 from ..errors import ToolkitError
 from ..families.base import ModelFamily
 from ..pretrained import (
-    add_lora, checked_init_from, freeze, load_pretrained, parameter_counts, remote_code_trust,
+    add_lora, checked_init_from, freeze, load_pretrained, no_loading_bar, parameter_counts, remote_code_trust,
 )
 from ..recipe import TOKENIZER_SIDES, Recipe
 from ..reporting.metrics import plot_loss_curve, read_metrics, write_metrics
@@ -121,16 +121,17 @@ def save_model(model, tokenizer, run_dir: Path, recipe: Recipe, state_dict: dict
     the model's own are sharded across processes (gathered by ``accelerator.get_state_dict``).
     Returns the parameter counts."""
     counts = parameter_counts(model)
-    model.save_pretrained(run_dir, state_dict=state_dict)
-    save_tokenizers(tokenizer, run_dir)
-    if recipe.peft is not None:
-        base = model.get_base_model()
-        if base.can_generate():
-            base.generation_config.save_pretrained(run_dir)  # pipelines read it from the adapter folder
-        if recipe.peft.merge:
-            merged = model.merge_and_unload()
-            merged.save_pretrained(Path(run_dir) / "merged")
-            save_tokenizers(tokenizer, Path(run_dir) / "merged")
+    with no_loading_bar():  # no "Writing model shards" bar: the run ends by naming its folder
+        model.save_pretrained(run_dir, state_dict=state_dict)
+        save_tokenizers(tokenizer, run_dir)
+        if recipe.peft is not None:
+            base = model.get_base_model()
+            if base.can_generate():
+                base.generation_config.save_pretrained(run_dir)  # pipelines read it from the adapter folder
+            if recipe.peft.merge:
+                merged = model.merge_and_unload()
+                merged.save_pretrained(Path(run_dir) / "merged")
+                save_tokenizers(tokenizer, Path(run_dir) / "merged")
     return counts
 
 
