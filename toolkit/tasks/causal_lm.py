@@ -17,6 +17,7 @@ import torch
 
 from ..errors import ToolkitError
 from .base import TorchTask, fixed_view
+from .gathering import gather_rows, row_losses
 
 # Part of the packed blocks' cache key, so editing this file never serves blocks of older code.
 _CODE_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
@@ -92,11 +93,11 @@ def score_lm(accelerator, model, batches, recipe, labels, tokenizer) -> dict[str
     from ..metrics import load_metric
 
     losses, weights = [], []
-    for batch in batches:
-        rows = batch["input_ids"].shape[0]
-        losses.append(accelerator.gather_for_metrics(model(**batch).loss.float().repeat(rows)))
-        # Every block has the same length, so each predicts block_size - 1 tokens.
-        weights.append(accelerator.gather_for_metrics(torch.full((rows,), batch["input_ids"].shape[1] - 1.0)))
+    for batch in batches:  # one row per block, so accelerate's repeated ones drop out (gathering.py)
+        logits = model(**batch).logits
+        loss_sums, predicted = row_losses(logits[:, :-1], batch["labels"][:, 1:])  # each token predicts the next
+        losses.append(gather_rows(accelerator, loss_sums / predicted.clamp(min=1)))
+        weights.append(gather_rows(accelerator, predicted))
     return load_metric("lm_perplexity").compute(losses=torch.cat(losses).tolist(), weights=torch.cat(weights).tolist())
 
 

@@ -12,6 +12,7 @@ import torch
 
 from ..errors import ToolkitError
 from .base import TorchTask, fixed_view
+from .gathering import gather_rows, row_losses
 
 USAGE = """
 from transformers import pipeline
@@ -46,11 +47,11 @@ def score_classifier(accelerator, model, batches, recipe, labels, tokenizer) -> 
     from ..metrics import load_metric
 
     predictions, references, losses = [], [], []
-    for batch in batches:
+    for batch in batches:  # one row per example, so accelerate's repeated ones drop out (gathering.py)
         out = model(**batch)
-        losses.append(accelerator.gather_for_metrics(out.loss.float().repeat(len(batch["labels"]))))
-        predictions.append(accelerator.gather_for_metrics(out.logits.argmax(-1)))
-        references.append(accelerator.gather_for_metrics(batch["labels"]))
+        losses.append(gather_rows(accelerator, row_losses(out.logits, batch["labels"])[0]))
+        predictions.append(gather_rows(accelerator, out.logits.argmax(-1)))
+        references.append(gather_rows(accelerator, batch["labels"]))
     predicted, gold = torch.cat(predictions).tolist(), torch.cat(references).tolist()
     return {
         **load_metric("accuracy").compute(predictions=predicted, references=gold),

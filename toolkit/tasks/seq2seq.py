@@ -25,7 +25,7 @@ import torch
 from . import text2text_pipeline
 from ..tokenizer_sides import target_side
 from .base import IGNORE, TorchTask, fixed_view
-from .gathering import gather_objects, gather_rows
+from .gathering import gather_objects, gather_rows, row_losses
 
 # transformers 5 has no text2text-generation pipeline of its own: the run folder carries one
 # (text2text_pipeline.py), which trust_remote_code lets transformers load.
@@ -212,13 +212,13 @@ def score_pairs(accelerator, model, batches, recipe, labels, tokenizer) -> dict:
     config = decoding_config(tokenizer, recipe, unwrapped)
     aligned = load_card(recipe.data.card).alignment == "monotone"
     # Gathered per example after each batch, so accelerate drops the examples it repeated to even
-    # out the last batch across processes (gathering.py); a batch's loss counts once per target token.
+    # out the last batch across processes (gathering.py); the loss is per target token.
     predictions, references, source_lengths, losses, tokens, hits, checked = [], [], [], [], [], [], []
     for batch in batches:
         refs = batch.pop("references")
-        row_tokens = (batch["labels"] != IGNORE).sum(dim=1)
-        losses.append(gather_rows(accelerator, model(**batch).loss.float().repeat(len(row_tokens))))
-        tokens.append(gather_rows(accelerator, row_tokens))
+        loss_sums, scored = row_losses(model(**batch).logits, batch["labels"])
+        losses.append(gather_rows(accelerator, loss_sums))
+        tokens.append(gather_rows(accelerator, scored))
         generated = unwrapped.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                        generation_config=config)
         decoded = target_side(tokenizer).batch_decode(generated, skip_special_tokens=True)
@@ -233,8 +233,7 @@ def score_pairs(accelerator, model, batches, recipe, labels, tokenizer) -> dict:
             row_hits, row_checked = aligned_hits_per_row(maps, batch)
             hits.append(gather_rows(accelerator, row_hits))
             checked.append(gather_rows(accelerator, row_checked))
-    tokens = torch.cat(tokens).float()
-    loss = float((torch.cat(losses) * tokens).sum() / tokens.sum().clamp(min=1))
+    loss = float(torch.cat(losses).sum() / torch.cat(tokens).sum().clamp(min=1))
     result = {"loss": loss, "perplexity": perplexity(loss), **text_scores(predictions, references, load_metric)}
     result["buckets"] = bucket_scores(predictions, references, source_lengths, load_metric)
     if aligned:

@@ -15,7 +15,7 @@ import torch
 from ..data.char_tags import FIXED_LABELS, TAGGERS
 from ..data.ner import chunks
 from .base import IGNORE, TorchTask, fixed_view
-from .gathering import gather_rows
+from .gathering import gather_rows, row_losses
 
 USAGE = """
 from transformers import pipeline
@@ -85,18 +85,19 @@ def collate(tokenizer, recipe, for_eval: bool):
 def score_tagger(accelerator, model, batches, recipe, labels: list[str], tokenizer) -> dict:
     from ..metrics import load_metric
 
-    gold, predicted, losses = [], [], []
+    gold, predicted, losses, counts = [], [], [], []
     for batch in batches:
         out = model(**batch)
-        # Per chunk (the batch's loss repeated), so the chunks repeated to even out processes drop out.
-        losses.append(gather_rows(accelerator, out.loss.float().repeat(len(batch["labels"]))))
-        guesses = gather_rows(accelerator, out.logits.argmax(-1))
-        answers = gather_rows(accelerator, batch["labels"])
+        loss_sums, scored = row_losses(out.logits, batch["labels"])
+        losses.append(gather_rows(accelerator, loss_sums))
+        counts.append(gather_rows(accelerator, scored))
+        guesses = gather_rows(accelerator, out.logits.argmax(-1), pad=IGNORE)
+        answers = gather_rows(accelerator, batch["labels"], pad=IGNORE)
         for guess, answer in zip(guesses.tolist(), answers.tolist()):
             kept = [(g, a) for g, a in zip(guess, answer) if a != IGNORE]
             gold.append([labels[a] for _, a in kept])
             predicted.append([labels[g] for g, _ in kept])
-    result = {"loss": torch.cat(losses).mean().item()}
+    result = {"loss": (torch.cat(losses).sum() / torch.cat(counts).sum().clamp(min=1)).item()}  # per tagged character
     if recipe.data.tags == "ner":
         result.update(load_metric("entity_f1").compute(predictions=predicted, references=gold))
     ids = {label: i for i, label in enumerate(labels)}

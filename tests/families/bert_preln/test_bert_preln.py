@@ -254,27 +254,29 @@ def test_a_fine_tune_load_says_in_one_line_what_it_left_out_and_started_afresh(s
     monkeypatch.setattr(loading, "tqdm", lambda items, **_: bars.append(logging.is_progress_bar_enabled()) or items)
     bars_were_on = logging.is_progress_bar_enabled() and not are_progress_bars_disabled()
     logging.enable_progress_bar()  # an earlier command in this process may have turned them off
-    report_logger = logging.get_logger("transformers.modeling_utils")
-    with _load_report_messages() as logged:
-        AutoModelForSequenceClassification.from_pretrained(saved_folder, num_labels=2)
-        assert any("LOAD REPORT" in message for message in logged)  # transformers' own table, a dozen lines
-        assert bars == [True]  # and its bar
-        logged.clear()
-        filters, said, family = list(report_logger.filters), [], registry.family("bert_preln")
-        model = load_pretrained(str(saved_folder), AutoModelForSequenceClassification, family, say=said.append,
-                                num_labels=2)
-        assert bars == [True, False]  # a local folder loads without the bar ...
-        assert logging.is_progress_bar_enabled()  # ... which is back on afterwards
-        assert isinstance(model, BertPreLNForSequenceClassification)
-        assert not any("LOAD REPORT" in message for message in logged)
-        assert report_logger.filters == filters  # put back
-    assert said == [f"Loaded {saved_folder}; not used here: lm_head, nsp_head (4 tensors); "
-                    f"newly initialised: classifier (2 tensors)."]
-    said.clear()
-    load_pretrained(str(saved_folder), AutoModelForPreTraining, family, say=said.append)
-    assert said == []  # an exact load says nothing
-    if not bars_were_on:
-        logging.disable_progress_bar()
+    try:
+        report_logger = logging.get_logger("transformers.modeling_utils")
+        with _load_report_messages() as logged:
+            AutoModelForSequenceClassification.from_pretrained(saved_folder, num_labels=2)
+            assert any("LOAD REPORT" in message for message in logged)  # transformers' own table, a dozen lines
+            assert bars == [True]  # and its bar
+            logged.clear()
+            filters, said, family = list(report_logger.filters), [], registry.family("bert_preln")
+            model = load_pretrained(str(saved_folder), AutoModelForSequenceClassification, family, say=said.append,
+                                    num_labels=2)
+            assert bars == [True, False]  # a local folder loads without the bar ...
+            assert logging.is_progress_bar_enabled()  # ... which is back on afterwards
+            assert isinstance(model, BertPreLNForSequenceClassification)
+            assert not any("LOAD REPORT" in message for message in logged)
+            assert report_logger.filters == filters  # put back
+        assert said == [f"Loaded {saved_folder}; not used here: lm_head, nsp_head (4 tensors); "
+                        f"newly initialised: classifier (2 tensors)."]
+        said.clear()
+        load_pretrained(str(saved_folder), AutoModelForPreTraining, family, say=said.append)
+        assert said == []  # an exact load says nothing
+    finally:
+        if not bars_were_on:
+            logging.disable_progress_bar()
 
 
 def test_a_load_whose_shapes_differ_keeps_the_report_and_fails_clearly(saved_folder, tmp_path):

@@ -16,7 +16,7 @@ import inspect
 import torch
 
 from ...tasks.base import TorchTask, real_tokens
-from ...tasks.gathering import gather_rows
+from ...tasks.gathering import gather_rows, row_losses
 from .masking import IGNORE, MaskingCollator
 from .nsp import build_nsp_pairs
 from .nsp_stream import stream_pairs
@@ -110,19 +110,15 @@ def score_pretraining(accelerator, model, batches, recipe, labels, tokenizer) ->
     predictions, references, at_mask, losses, counts, nsp_predictions, nsp_labels = [], [], [], [], [], [], []
     for batch in batches:
         out = model(**batch)
-        labels = batch["labels"]
-        masked = labels != IGNORE
-        logits = out.prediction_logits.float()
-        token_losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE,
-                                                         reduction="none")
-        gathered_labels = gather_rows(accelerator, labels)
+        gathered_labels = gather_rows(accelerator, batch["labels"], pad=IGNORE)
         kept = gathered_labels != IGNORE  # the tokens to predict (the padding across processes dropped)
         references.append(gathered_labels[kept])
-        predictions.append(gather_rows(accelerator, logits.argmax(-1))[kept])
+        predictions.append(gather_rows(accelerator, out.prediction_logits.argmax(-1), pad=IGNORE)[kept])
         is_mask = (batch["input_ids"] == tokenizer.mask_token_id).long()
         at_mask.append(gather_rows(accelerator, is_mask, pad=0)[kept].bool())
-        losses.append(gather_rows(accelerator, token_losses.sum(dim=1)))
-        counts.append(gather_rows(accelerator, masked.sum(dim=1).float()))
+        loss_sums, scored = row_losses(out.prediction_logits, batch["labels"])
+        losses.append(gather_rows(accelerator, loss_sums))
+        counts.append(gather_rows(accelerator, scored))
         nsp_predictions.append(gather_rows(accelerator, out.seq_relationship_logits.argmax(-1)))
         nsp_labels.append(gather_rows(accelerator, batch["next_sentence_label"]))
     predictions, references, at_mask, losses, counts = (
