@@ -86,15 +86,16 @@ def test_two_cpu_processes_stream_disjoint_shards(tmp_path):
     assert (out / "checkpoints" / "step-16" / "data_state_1.json").is_file()
 
 
-# Tiny models of three tasks whose scoring gathers per example in different ways: masked tokens
-# (BERT pretraining), tagged characters (NER) and decoded texts (seq2seq). 2 processes evaluate,
+# Tiny models of four tasks whose scoring gathers per example in different ways: masked tokens
+# (BERT pretraining), tagged characters (NER), both directions of the ELMo biLM, and decoded texts
+# (seq2seq). 2 processes evaluate,
 # and accelerate repeats examples from the start of the split to even out their last batches, which
 # the scores must leave out: for BERT 3 whole batches of 2 (the fourth repeats the first; masks
 # depend on a batch's content, so a partly repeated batch would be masked differently), for NER all
 # 63 chunks in batches of 40 (the second process's one batch holds 23 real chunks and 17 repeated:
-# a batch's mean loss would be mostly theirs) and for seq2seq all 15 pairs in batches of 2 (the last
-# holds one real pair and one repeated). 40 steps at a high rate, so that examples score
-# differently (an untrained model scores every example alike, repeated or not).
+# a batch's mean loss would be mostly theirs; the biLM's blocks alike) and for seq2seq all 15
+# pairs in batches of 2 (the last holds one real pair and one repeated). 40 steps at a high rate,
+# so that examples score differently (an untrained model scores every example alike, repeated or not).
 UNEVEN_EVAL = ["data.max_rows=400", "data.block_size=32", "train.batch_size=8", "train.max_steps=40",
                "train.eval_every=40", "train.save_every=40", "train.mixed_precision=no",
                "train.optimizer.lr=3e-3", "eval.batch_size=2"]
@@ -103,6 +104,8 @@ SCORED_ALIKE = {
     "bert_preln_pretrain": ("bert_preln/tiny_pretrain_mix", [TINY_BERT_CONFIG, "eval.max_batches=3"]),
     "bert_ner": ("bert/tiny_ner", [TINY_BERT_CONFIG, "model.init_from=null", "eval.max_batches=null",
                                    "eval.batch_size=40"]),
+    "elmo_bilm": ("elmo/tiny_bilm", ["model.config={num_layers: 1, embedding_size: 16, hidden_size: 16}",
+                                     "eval.max_batches=null", "eval.batch_size=40", "eval.samples=[]"]),
     "rnn_seq2seq": ("rnn_seq2seq/tiny_pinyin", [*TINY_SEQ2SEQ["rnn_seq2seq"], "eval.generation.max_new_tokens=8",
                                                 "eval.max_batches=null"]),
 }

@@ -49,8 +49,10 @@ def test_return_dict_false_gives_tuples_for_the_bilm_and_the_heads():
     ids = torch.randint(1, 30, (2, 6))
     bilm = ElmoModel(tiny_config()).eval()
     as_tuple = bilm(input_ids=ids, labels=ids, return_dict=False)
-    assert isinstance(as_tuple, tuple) and len(as_tuple) == 4  # loss, forward_loss, backward_loss, layers
+    # loss, forward_loss, backward_loss, layers, then each direction's logits (added later, so last)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 6
     assert torch.equal(as_tuple[3], bilm(input_ids=ids).layers)
+    assert as_tuple[4].shape == as_tuple[5].shape == (2, 5, tiny_config().vocab_size)
     head = ElmoForSequenceClassification(tiny_config(num_labels=3)).eval()
     loss, logits = head(input_ids=ids, labels=torch.tensor([0, 2]), return_dict=False)
     assert logits.shape == (2, 3) and loss.dim() == 0

@@ -11,6 +11,7 @@ import torch
 
 from ...tasks.base import TorchTask, fixed_view
 from ...tasks.causal_lm import collate_blocks, pack_blocks, stream_blocks
+from ...tasks.gathering import gather_rows, row_losses
 
 USAGE = """
 from transformers import AutoModel, AutoTokenizer
@@ -22,17 +23,22 @@ layers = bilm(**tokenizer("今天天气很好", return_tensors="pt")).layers  # 
 
 
 def score_bilm(accelerator, model, batches, recipe, labels, tokenizer) -> dict[str, float]:
-    """Mean token loss of each direction and its perplexity."""
+    """Mean token loss of each direction and its perplexity, from per-sequence losses gathered one
+    row per example (so the examples accelerate repeats to even out processes drop out)."""
     from ...training import perplexity
 
-    totals = {"forward": [], "backward": []}
+    sums = {"forward": [], "backward": []}
+    counts = {"forward": [], "backward": []}
     for batch in batches:
         out = model(**batch)
-        for name, loss in (("forward", out.forward_loss), ("backward", out.backward_loss)):
-            totals[name].append(accelerator.gather_for_metrics(loss.float().repeat(batch["input_ids"].shape[0])))
+        targets = {"forward": batch["labels"][:, 1:], "backward": batch["labels"][:, :-1]}
+        for name, logits in (("forward", out.forward_logits), ("backward", out.backward_logits)):
+            loss_sums, scored = row_losses(logits, targets[name])
+            sums[name].append(gather_rows(accelerator, loss_sums))
+            counts[name].append(gather_rows(accelerator, scored))
     result = {}
-    for name, losses in totals.items():
-        mean = torch.cat(losses).mean().item()
+    for name in sums:
+        mean = (torch.cat(sums[name]).sum() / torch.cat(counts[name]).sum().clamp(min=1)).item()
         result[f"{name}_loss"], result[f"{name}_perplexity"] = mean, perplexity(mean)
     result["loss"] = (result["forward_loss"] + result["backward_loss"]) / 2
     result["perplexity"] = perplexity(result["loss"])

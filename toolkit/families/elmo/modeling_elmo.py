@@ -31,14 +31,19 @@ from .configuration_elmo import ElmoConfig
 
 @dataclass
 class ElmoOutput(ModelOutput):
-    """loss: mean of the two directions (when labels are given); layers: (layers+1, batch, seq, 2*embedding_size);
-    hidden_states: the same layers as a tuple, when asked for (the transformers convention)."""
+    """loss: mean of the two directions (when labels are given); forward_logits / backward_logits:
+    each direction's predictions of the next / previous token (batch, seq-1, vocab), with labels;
+    layers: (layers+1, batch, seq, 2*embedding_size); hidden_states: the same layers as a tuple,
+    when asked for (the transformers convention)."""
 
     loss: torch.Tensor | None = None
     forward_loss: torch.Tensor | None = None
     backward_loss: torch.Tensor | None = None
     layers: torch.Tensor | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
+    # Last, so that return_dict=False tuples keep their earlier positions.
+    forward_logits: torch.Tensor | None = None
+    backward_logits: torch.Tensor | None = None
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -147,7 +152,7 @@ class ElmoModel(ElmoPreTrainedModel):
         states = self.elmo(input_ids, attention_mask)
         per_layer = tuple(torch.cat(pair, dim=-1) for pair in states)
         layers = torch.stack(per_layer)
-        loss = forward_loss = backward_loss = None
+        loss = forward_loss = backward_loss = forward_logits = backward_logits = None
         if labels is not None:
             top_forward, top_backward = (self.elmo.dropout(h) for h in states[-1])
             vocab = self.config.vocab_size
@@ -158,7 +163,8 @@ class ElmoModel(ElmoPreTrainedModel):
             backward_loss = nn.functional.cross_entropy(backward_logits.reshape(-1, vocab), labels[:, :-1].reshape(-1), ignore_index=-100)
             loss = (forward_loss + backward_loss) / 2
         hidden_states = per_layer if _wants_hidden_states(self.config, output_hidden_states) else None
-        return ElmoOutput(loss=loss, forward_loss=forward_loss, backward_loss=backward_loss, layers=layers,
+        return ElmoOutput(loss=loss, forward_loss=forward_loss, backward_loss=backward_loss,
+                          forward_logits=forward_logits, backward_logits=backward_logits, layers=layers,
                           hidden_states=hidden_states)
 
 
