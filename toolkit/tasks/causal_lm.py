@@ -94,7 +94,7 @@ def score_lm(accelerator, model, batches, recipe, labels, tokenizer) -> dict[str
 
     losses, weights = [], []
     for batch in batches:  # one row per block, so accelerate's repeated ones drop out (gathering.py)
-        logits = model(**batch).logits
+        logits = model(input_ids=batch["input_ids"]).logits  # no labels: the model's own loss is not needed
         loss_sums, predicted = row_losses(logits[:, :-1], batch["labels"][:, 1:])  # each token predicts the next
         losses.append(gather_rows(accelerator, loss_sums / predicted.clamp(min=1)))
         weights.append(gather_rows(accelerator, predicted))

@@ -37,6 +37,10 @@ def row_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor
     if labels.dim() == 1:  # one label per example
         logits, labels = logits[:, None], labels[:, None]
     scored = labels != IGNORE
-    losses = torch.nn.functional.cross_entropy(logits[scored].float(), labels[scored], reduction="none")
-    sums = torch.zeros(len(labels), device=losses.device).index_add_(0, scored.nonzero()[:, 0], losses)
-    return sums, scored.sum(dim=1).float()
+    per_token = torch.zeros(labels.shape, device=logits.device)  # summed in a fixed order (no atomics on a GPU)
+    if scored.all():  # causal LM blocks: no copy of the logits to pick the scored positions
+        per_token = torch.nn.functional.cross_entropy(logits.flatten(0, -2).float(), labels.flatten(),
+                                                      reduction="none").view(labels.shape)
+    else:
+        per_token[scored] = torch.nn.functional.cross_entropy(logits[scored].float(), labels[scored], reduction="none")
+    return per_token.sum(dim=1), scored.sum(dim=1).float()
