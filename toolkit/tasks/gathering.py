@@ -37,10 +37,11 @@ def row_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor
     if labels.dim() == 1:  # one label per example
         logits, labels = logits[:, None], labels[:, None]
     scored = labels != IGNORE
-    per_token = torch.zeros(labels.shape, device=logits.device)  # summed in a fixed order (no atomics on a GPU)
+    # Per position, then summed per row: a fixed order of addition (no atomic adds on a GPU).
     if scored.all():  # causal LM blocks: no copy of the logits to pick the scored positions
         per_token = torch.nn.functional.cross_entropy(logits.flatten(0, -2).float(), labels.flatten(),
                                                       reduction="none").view(labels.shape)
     else:
+        per_token = torch.zeros(labels.shape, device=logits.device)
         per_token[scored] = torch.nn.functional.cross_entropy(logits[scored].float(), labels[scored], reduction="none")
     return per_token.sum(dim=1), scored.sum(dim=1).float()
