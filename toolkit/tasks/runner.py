@@ -58,6 +58,14 @@ def eval_batches(loader, max_batches: int | None):
             loader.end()
 
 
+def eval_loader(task, examples, tokenizer, recipe: Recipe, max_batches: int | None) -> DataLoader:
+    """The evaluation loader of training and of ``toolkit eval`` alike: the examples a capped
+    evaluation scores (``eval_rows``), batched and collated as the task evaluates them."""
+    batch_size = eval_batch_size(recipe)
+    return DataLoader(scored_examples(examples, max_batches, batch_size), batch_size=batch_size,
+                      collate_fn=task.collate(tokenizer, recipe, for_eval=True))
+
+
 def head_config(labels: list[str] | None) -> dict[str, Any]:
     """Config fields of a task head for these class names (none for a task without a head)."""
     if labels is None:
@@ -174,8 +182,7 @@ def _train_and_save(task, recipe: Recipe, card, streaming: bool, run_dir: Path, 
         described = f"{len(examples['train']):,} training examples"
     if resume:
         check_same_data(Path(run_dir), fingerprint, recipe.data.card)
-    eval_dl = DataLoader(scored_examples(eval_examples, recipe.eval.max_batches, eval_batch_size(recipe)),
-                         batch_size=eval_batch_size(recipe), collate_fn=task.collate(tokenizer, recipe, for_eval=True))
+    eval_dl = eval_loader(task, eval_examples, tokenizer, recipe, recipe.eval.max_batches)
     extra_metrics = dict(task.extra_metrics(recipe, labels))
     if recipe.model.embeddings_from:  # on resume too: the checkpoint then overwrites the weights
         extra_metrics["embeddings_from"] = init_embeddings_from(model, recipe.model.embeddings_from, tokenizer)
@@ -359,8 +366,7 @@ def evaluate_run(task, run_dir: Path, recipe: Recipe, split: str, card: str | No
     if split not in corpus:
         raise ToolkitError(f"Split '{split}' is not in corpus {card}; it has {', '.join(corpus)}.")
     accelerator = make_accelerator(recipe.train, recipe.seed, Path(run_dir), track=False)
-    examples = scored_examples(task.encode(corpus[split], tokenizer, recipe, labels), max_batches, eval_batch_size(recipe))
-    loader = DataLoader(examples, batch_size=eval_batch_size(recipe), collate_fn=task.collate(tokenizer, recipe, for_eval=True))
+    loader = eval_loader(task, task.encode(corpus[split], tokenizer, recipe, labels), tokenizer, recipe, max_batches)
     model, loader = accelerator.prepare(model, loader)
     found = score(task, family, accelerator, model, loader, recipe, labels, tokenizer, max_batches)
     result = {name: value for name, value in found.items() if isinstance(value, (int, float))}
