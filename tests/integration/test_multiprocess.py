@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+import yaml
 
 from conftest import REPO, TINY_GPT2, TINY_SEQ2SEQ
 from toolkit.cli import main
@@ -123,8 +124,8 @@ def test_two_processes_score_what_one_process_scores(tmp_path, name, capsys):
     assert done.returncode == 0, done.stderr[-3000:]
     reported = json.loads((out / "metrics.json").read_text())
     assert reported["train"]["processes"] == 2
-    capped = next((o.split("=")[1] for o in extra if o.startswith("eval.max_batches=")), "null")
-    assert main(["eval", str(out), "--split", "validation", *(["--max-batches", capped] if capped != "null" else [])]) == 0
+    capped = yaml.safe_load((out / "recipe.yaml").read_text())["eval"]["max_batches"]  # the run's own cap, if any
+    assert main(["eval", str(out), "--split", "validation", *(["--max-batches", str(capped)] if capped else [])]) == 0
     again = json.loads((out / "metrics.json").read_text())["evaluations"][-1]["metrics"]
     last = reported["evals"][-1]  # the final figures and the loss
     assert set(reported["final"]) <= set(last)
